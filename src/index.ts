@@ -1,0 +1,15 @@
+/**
+ * Lifeboat's engine: the public API the front ends (tui/) call. Everything here runs under
+ * plain Node against BlockDevices; it never prints, never imports blessed or koffi, and
+ * reports failures as the typed errors of ./errors.ts.
+ */
+export * from './errors.ts';
+export type { BlockDevice, ReadableDevice, WritableDevice } from './device/block-device.ts';
+export { MemoryDevice } from './device/memory-device.ts';
+export { openFileDevice } from './device/file-device.ts';
+export { partitionDevice } from './device/partition-device.ts';
+export { readDiskLayout, type DiskLayout, type Partition, type PartitionScheme } from './partition/disk-layout.ts';
+export { probeFilesystem, type FilesystemKind } from './fs/probe.ts';
+export { openDiskImage } from './inspect/open-image.ts';
+export { detectSectorSize } from './partition/sector-size.ts';
+export { inspectDisk, type DiskReport, type VolumeReport } from './inspect/inspect-disk.ts';

@@ -1,0 +1,76 @@
+/**
+ * The partition layout of a disk, whatever its scheme: the one model MBR and GPT both decode
+ * into, and that inspect, backup and restore work from.
+ */
+import type { ReadableDevice } from '../device/block-device.ts';
+import { decodeMbr, hasBootSignature, isProtectiveMbr, readMbrLayout } from './mbr.ts';
+import { readGpt } from './gpt.ts';
+import { GPT_TYPE, gptTypeName, mbrTypeName } from './types.ts';
+
+export type PartitionScheme = 'mbr' | 'gpt' | 'none';
+
+export interface Partition {
+  /** MBR: 1–4 primary, 5+ logical. GPT: slot number in the entry array. */
+  index: number;
+  /** Byte offset and length on the disk. */
+  offset: number;
+  size: number;
+  startLba: number;
+  sectorCount: number;
+  /** MBR type byte as two hex digits, or the GPT type GUID. */
+  type: string;
+  typeName: string;
+  /** MBR only. */
+  active?: boolean;
+  logical?: boolean;
+  /** GPT only. */
+  guid?: string;
+  name?: string;
+  attributes?: bigint;
+}
+
+export interface DiskLayout {
+  scheme: PartitionScheme;
+  diskSize: number;
+  sectorSize: number;
+  /** MBR disk signature as 8 hex digits, or the GPT disk GUID. */
+  diskId?: string;
+  partitions: Partition[];
+  /** Not fatal, but worth telling: a damaged backup GPT, a primary replaced by its backup. */
+  warnings: string[];
+}
+
+export async function readDiskLayout(device: ReadableDevice): Promise<DiskLayout> {
+  const s = device.sectorSize;
+  const base = { diskSize: device.size, sectorSize: s };
+  if (device.size < 512) return { ...base, scheme: 'none', partitions: [], warnings: [] };
+  const lba0 = await device.read(0, 512);
+  if (!hasBootSignature(lba0)) return { ...base, scheme: 'none', partitions: [], warnings: [] };
+  const mbr = decodeMbr(lba0);
+  if (isProtectiveMbr(mbr)) {
+    const gpt = await readGpt(device);
+    return {
+      ...base, scheme: 'gpt', diskId: gpt.header.diskGuid, warnings: gpt.warnings,
+      partitions: gpt.partitions.map((p) => ({
+        index: p.index, startLba: p.startLba, sectorCount: p.endLba - p.startLba + 1,
+        offset: p.startLba * s, size: (p.endLba - p.startLba + 1) * s,
+        type: p.typeGuid, typeName: gptTypeName(p.typeGuid), guid: p.uniqueGuid, name: p.name, attributes: p.attributes,
+      })),
+    };
+  }
+  const layout = await readMbrLayout(device, mbr);
+  return {
+    ...base, scheme: 'mbr', diskId: mbr.diskSignature.toString(16).padStart(8, '0'), warnings: [],
+    partitions: layout.partitions.map((p) => ({
+      index: p.index, startLba: p.startLba, sectorCount: p.sectorCount, offset: p.startLba * s, size: p.sectorCount * s,
+      type: p.type.toString(16).padStart(2, '0'), typeName: mbrTypeName(p.type), active: p.active, logical: p.logical,
+    })),
+  };
+}
+
+/** Partitions whose type marks them as opaque containers: dynamic disks and Storage Spaces. */
+export function containerKind(p: Partition): 'ldm' | 'storage-spaces' | undefined {
+  if (p.type === '42' || p.type === GPT_TYPE.ldmMetadata || p.type === GPT_TYPE.ldmData) return 'ldm';
+  if (p.type === GPT_TYPE.storageSpaces) return 'storage-spaces';
+  return undefined;
+}
