@@ -53,3 +53,10 @@ export class UsageError extends LifeboatError {
     super('USAGE', message, data);
   }
 }
+
+/** A path or object that does not exist on the volume or in the image. */
+export class NotFoundError extends LifeboatError {
+  constructor(what: string, where: string) {
+    super('NOT_FOUND', `${what} not found on ${where}`, { what, where });
+  }
+}
