@@ -15,5 +15,9 @@ export const TEXT = {
   inspect: {
     noTable: 'no partition table',
     warning: 'warning',
+    excluded: 'contents left out of backups',
+    diffArea: 'shadow-copy diff area',
+    unreadable: 'filesystem unreadable',
+    partition: 'partition',
   },
 } as const;

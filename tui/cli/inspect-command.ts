@@ -13,12 +13,23 @@ export function formatReport(report: DiskReport): string {
   ];
   for (const w of layout.warnings) lines.push(`  ${TEXT.inspect.warning}: ${w}`);
   if (report.volumes.length > 0) {
-    const rows = [['#', 'start', 'size', 'type', 'filesystem', 'flags']];
-    for (const { partition: p, filesystem } of report.volumes) {
+    const rows = [['#', 'start', 'size', 'type', 'filesystem', 'label', 'used', 'flags']];
+    for (const v of report.volumes) {
+      const p = v.partition;
       const flags = [p.active ? 'active' : '', p.logical ? 'logical' : '', p.name ? `"${p.name}"` : ''].filter(Boolean).join(' ');
-      rows.push([String(p.index), formatBytes(p.offset), formatBytes(p.size), p.typeName, filesystem, flags]);
+      rows.push([String(p.index), formatBytes(p.offset), formatBytes(p.size), p.typeName, v.filesystem,
+        v.label ?? '', v.usedBytes === undefined ? '' : formatBytes(v.usedBytes), flags]);
     }
     lines.push('', ...table(rows).split('\n').map((l) => `  ${l}`));
+    for (const v of report.volumes) {
+      const notes = [
+        ...(v.excludedFiles ?? []).map((f) => `${f.path.slice(1)} ${formatBytes(f.size)} (${TEXT.inspect.excluded})`),
+        ...(v.diffArea && v.diffArea.files.length > 0
+          ? [`${TEXT.inspect.diffArea}: ${formatBytes(v.diffArea.bytes)} in ${v.diffArea.files.length} file(s)`] : []),
+        ...(v.error ? [`${TEXT.inspect.unreadable}: ${v.error.message}`] : []),
+      ];
+      if (notes.length > 0) lines.push('', `  ${TEXT.inspect.partition} ${v.partition.index}:`, ...notes.map((n) => `    ${n}`));
+    }
   }
   return lines.join('\n');
 }

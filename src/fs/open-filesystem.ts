@@ -1,0 +1,14 @@
+/** Open the reader for a probed filesystem kind; kinds without a reader give undefined. */
+import type { ReadableDevice } from '../device/block-device.ts';
+import type { FilesystemKind } from './probe.ts';
+import type { FilesystemReader } from './volume.ts';
+import { openNtfs } from './ntfs/ntfs-volume.ts';
+
+export async function openFilesystem(volume: ReadableDevice, kind: FilesystemKind): Promise<FilesystemReader | undefined> {
+  switch (kind) {
+    case 'ntfs':
+      return openNtfs(volume);
+    default:
+      return undefined;
+  }
+}
