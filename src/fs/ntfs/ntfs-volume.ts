@@ -158,8 +158,15 @@ export class NtfsVolume implements FilesystemReader {
     return s instanceof DataStream ? s.extents() : ExtentList.empty;
   }
 
-  /** $Bitmap as extents of used clusters below the cluster count (padding bits ignored). */
-  async bitmapExtents(): Promise<{ extents: ExtentList; clusters: number }> {
+  /** $Bitmap as extents of used clusters below the cluster count (padding bits ignored). Cached. */
+  bitmapExtents(): Promise<{ extents: ExtentList; clusters: number }> {
+    this.#bitmap ??= this.#scanBitmap();
+    return this.#bitmap;
+  }
+
+  #bitmap?: Promise<{ extents: ExtentList; clusters: number }>;
+
+  async #scanBitmap(): Promise<{ extents: ExtentList; clusters: number }> {
     const bitmap = this.mft.openStream(await this.mft.file(MFT_RECORD.bitmap), ATTR.data, '');
     if (!bitmap) throw new CorruptStructureError('$Bitmap', this.mft.recordOffset(MFT_RECORD.bitmap), 'has no $DATA');
     const { clusters, clusterSize } = this.geometry;
@@ -169,31 +176,35 @@ export class NtfsVolume implements FilesystemReader {
     const builder = ExtentList.builder();
     let used = 0;
     let runStart = -1;
+    const close = (end: number) => {
+      builder.add(runStart * clusterSize, (end - runStart) * clusterSize);
+      used += end - runStart;
+      runStart = -1;
+    };
     for (let base = 0; base < needed; base += BITMAP_READ_CHUNK) {
       const len = Math.min(BITMAP_READ_CHUNK, needed - base);
-      const chunk = bitmap instanceof DataStream ? await bitmap.read(base, len) : bitmap.subarray(base, base + len);
-      for (let i = 0; i < chunk.length; i++) {
-        const byte = chunk[i]!;
-        const first = (base + i) * 8;
-        if (byte === 0 && runStart < 0) continue;
-        if (byte === 0xff && runStart >= 0 && first + 8 <= clusters) continue;
-        for (let bit = 0; bit < 8; bit++) {
-          const c = first + bit;
-          if (c >= clusters) break;
-          if (byte & (1 << bit)) {
-            if (runStart < 0) runStart = c;
-          } else if (runStart >= 0) {
-            builder.add(runStart * clusterSize, (c - runStart) * clusterSize);
-            used += c - runStart;
-            runStart = -1;
+      const chunk = bitmap instanceof DataStream ? await bitmap.read(base, len) : bitmap.slice(base, base + len);
+      // Whole 32-bit words that are all free (outside a run) or all used (inside one) are skipped.
+      const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >> 2);
+      for (let w = 0; w <= words.length; w++) {
+        const word = w < words.length ? words[w]! : -1;
+        if (word === 0 && runStart < 0) continue;
+        if (word === 0xffffffff && runStart >= 0 && (base + 4 * w + 4) * 8 <= clusters) continue;
+        const byteEnd = w < words.length ? 4 * w + 4 : chunk.length;
+        for (let i = 4 * w; i < byteEnd; i++) {
+          const byte = chunk[i]!;
+          const first = (base + i) * 8;
+          for (let bit = 0; bit < 8 && first + bit < clusters; bit++) {
+            if (byte & (1 << bit)) {
+              if (runStart < 0) runStart = first + bit;
+            } else if (runStart >= 0) {
+              close(first + bit);
+            }
           }
         }
       }
     }
-    if (runStart >= 0) {
-      builder.add(runStart * clusterSize, (clusters - runStart) * clusterSize);
-      used += clusters - runStart;
-    }
+    if (runStart >= 0) close(clusters);
     return { extents: builder.build(), clusters: used };
   }
 

@@ -155,3 +155,22 @@ test('the backup boot sector sits in the tail, equal to sector 0 (ntfsfix agrees
   const file = extractRange(image, p.startLba * 512, p.sizeLba * manifest.sectorSize, `${scratch.dir}/p.img`);
   t.regex(tool('ntfsfix', ['-n', file]), /Checking the alternate boot sector\.\.\. OK/);
 });
+
+test('a 1 TiB sparse volume (mkntfs -Q): used clusters equal ntfsinfo, the map stays a handful of extents', async (t) => {
+  const scratch = scratchDir();
+  t.teardown(scratch.remove);
+  const image = `${scratch.dir}/1tib.img`;
+  tool('truncate', ['-s', '1T', image]);
+  tool('mkntfs', ['-q', '-F', '-Q', image]);
+  const info = tool('ntfsinfo', ['-m', image]);
+  const total = Number(/Volume Size in Clusters: (\d+)/.exec(info)![1]);
+  const free = Number(/Free Clusters: (\d+)/.exec(info)![1]);
+  const device = await openFileDevice(image);
+  t.teardown(() => device.close());
+  const vol = await openNtfs(device);
+  t.is(vol.geometry.clusters, total);
+  t.is(await vol.usedClusters(), total - free);
+  const map = await vol.allocationMap();
+  t.true(map.count < 100);
+  t.is(map.bytes, (total - free) * vol.clusterSize + (device.size - total * vol.clusterSize));
+});
