@@ -34,7 +34,7 @@ function blkidType(image: string, offset: number): Record<string, string> {
   }));
 }
 
-for (const name of ['bios-mbr', 'mixed-mbr'] as const) {
+for (const name of ['bios-mbr', 'mixed-mbr', 'ntfs-stress'] as const) {
   test(`${name}: sfdisk reads the intended MBR layout and finds it consistent`, (t) => {
     const { image, manifest } = fixture(name);
     tool('sfdisk', ['--verify', image]);
@@ -92,7 +92,7 @@ for (const name of FIXTURE_NAMES) {
   });
 }
 
-for (const name of ['bios-mbr', 'uefi-gpt', 'ntfs-4k'] as const) {
+for (const name of ['bios-mbr', 'uefi-gpt', 'ntfs-4k', 'ntfs-stress'] as const) {
   test(`${name}: ntfsls and ntfscat read every planted file, stream and hash`, (t) => {
     const { manifest } = fixture(name);
     const scratch = scratchDir();

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const FIXTURE_NAMES = ['bios-mbr', 'uefi-gpt', 'mixed-mbr', 'ntfs-4k'] as const;
+export const FIXTURE_NAMES = ['bios-mbr', 'uefi-gpt', 'mixed-mbr', 'ntfs-4k', 'ntfs-stress'] as const;
 export type FixtureName = (typeof FIXTURE_NAMES)[number];
 
 export interface PlantedFile {

@@ -8,7 +8,7 @@ import { openNtfs, type NtfsVolume } from './ntfs-volume.ts';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-const NTFS_FIXTURES = ['bios-mbr', 'uefi-gpt', 'ntfs-4k'] as const;
+const NTFS_FIXTURES = ['bios-mbr', 'uefi-gpt', 'ntfs-4k', 'ntfs-stress'] as const;
 
 async function open(name: FixtureName, p: ManifestPartition): Promise<NtfsVolume> {
   const { image, manifest } = fixture(name);
@@ -173,4 +173,18 @@ test('a 1 TiB sparse volume (mkntfs -Q): used clusters equal ntfsinfo, the map s
   const map = await vol.allocationMap();
   t.true(map.count < 100);
   t.is(map.bytes, (total - free) * vol.clusterSize + (device.size - total * vol.clusterSize));
+});
+
+test('ntfs-stress: a fragmented $MFT, a 497-run file with a non-resident $ATTRIBUTE_LIST, 64 KiB and 2 MiB clusters', async (t) => {
+  const [fragmented, k64, m2] = ntfsPartitions('ntfs-stress');
+  const vol = await open('ntfs-stress', fragmented!);
+  t.true(vol.mft.stream.shape.runs.length >= 2, '$MFT is read through several runs');
+  t.deepEqual(vol.mft.stream.shape.runs.map((r) => [r.lcn, r.length]), (fragmented!.reading as { mft: { dataRuns: number[][] } }).mft.dataRuns,
+    '$MFT runs as ntfsinfo -v -i 0 prints them');
+  const { file } = await vol.resolve('frag.bin');
+  t.true(file.attributes.some((a) => a.recordNumber !== file.recordNumber), 'attributes gathered from extension records');
+  t.true((await vol.fileExtents('frag.bin')).count > 400);
+  t.is((await vol.list('small')).length, Object.keys(fragmented!.planted!).length - 1);
+  t.is((await open('ntfs-stress', k64!)).clusterSize, 65536);
+  t.is((await open('ntfs-stress', m2!)).clusterSize, 2 << 20);
 });
