@@ -1,8 +1,8 @@
 /**
  * GUID partition table (shared/reference/boot-and-bcd.md 2.1–2.4): header and entry array,
  * checked in a fixed order (signature, header size, header CRC, self-pointer, bounds, entry
- * size, array CRC). When the primary fails, the backup at the last LBA is used and the
- * reason is kept as a warning.
+ * size, entry count, array placement, array CRC). When the primary fails, the backup at the
+ * last LBA is used and the reason is kept as a warning. Writing: gpt-encode.ts.
  */
 import { crc32 } from 'node:zlib';
 import { ascii, guid, layout, u32le, u64le, utf16le, type Decoded } from '../binary/layout.ts';
@@ -100,6 +100,14 @@ export function decodeGptHeader(block: Uint8Array, lba: number, sectorSize: numb
   const arrayEnd = arrayLba * sectorSize + h.numberOfPartitionEntries * GPT_ENTRY_SIZE;
   if (arrayLba < 2 || arrayEnd > deviceSectors * sectorSize) {
     throw new CorruptStructureError(name, at, `entry array at LBA ${arrayLba} does not fit the disk`);
+  }
+  // UEFI: the primary array lies between its header and FirstUsableLBA, the backup array between
+  // LastUsableLBA and its header. Elsewhere, partition data could be read as entries (or the reverse).
+  const arrayLast = Math.ceil(arrayEnd / sectorSize) - 1;
+  const inside = lba === 1 ? arrayLba > lba && arrayLast < first : arrayLba > last && arrayLast < lba;
+  if (!inside) {
+    const between = lba === 1 ? `header LBA ${lba} and FirstUsableLBA ${first}` : `LastUsableLBA ${last} and header LBA ${lba}`;
+    throw new CorruptStructureError(name, at, `entry array at LBA ${arrayLba}..${arrayLast} is not between ${between}`);
   }
   return h;
 }
