@@ -3,28 +3,11 @@
  * Signatures are checked most specific first: BitLocker reuses an NTFS-like boot sector, and
  * a FAT BPB is only believed when its geometry is self-consistent.
  */
-import { ascii, layout, u16le, u32le, u8 } from '../binary/layout.ts';
 import type { ReadableDevice } from '../device/block-device.ts';
+import { checkFatBootSector, isFatBootProblem, type FatKind } from './fat/boot-sector.ts';
 
 export type FilesystemKind =
   | 'ntfs' | 'fat12' | 'fat16' | 'fat32' | 'exfat' | 'refs' | 'bitlocker' | 'ext' | 'swap' | 'unknown';
-
-/** The BIOS parameter block fields shared by FAT12/16/32 (Microsoft FAT specification). */
-export const FatBpb = layout('FatBootSector', 512, {
-  oemName: ascii(0x03, 8),
-  bytesPerSector: u16le(0x0b),
-  sectorsPerCluster: u8(0x0d),
-  reservedSectors: u16le(0x0e),
-  numberOfFats: u8(0x10),
-  rootEntryCount: u16le(0x11),
-  totalSectors16: u16le(0x13),
-  media: u8(0x15),
-  fatSize16: u16le(0x16),
-  hiddenSectors: u32le(0x1c),
-  totalSectors32: u32le(0x20),
-  fatSize32: u32le(0x24),
-  bootSignature: u16le(0x1fe),
-});
 
 const PROBE_BYTES = 8192;
 
@@ -32,22 +15,10 @@ function oem(b: Uint8Array): string {
   return String.fromCharCode(...b.subarray(3, 11));
 }
 
-/** FAT variant by cluster count, or undefined when the BPB is not a plausible FAT one. */
-export function fatKind(sector: Uint8Array): 'fat12' | 'fat16' | 'fat32' | undefined {
-  if (sector.length < 512) return undefined;
-  const bpb = FatBpb.decode(sector);
-  const powerOfTwo = (x: number) => x > 0 && (x & (x - 1)) === 0;
-  if (bpb.bootSignature !== 0xaa55 || ![512, 1024, 2048, 4096].includes(bpb.bytesPerSector)) return undefined;
-  if (!powerOfTwo(bpb.sectorsPerCluster) || bpb.reservedSectors === 0 || bpb.numberOfFats === 0) return undefined;
-  if (bpb.media !== 0xf0 && bpb.media < 0xf8) return undefined;
-  const fatSize = bpb.fatSize16 || bpb.fatSize32;
-  const total = bpb.totalSectors16 || bpb.totalSectors32;
-  if (fatSize === 0 || total === 0) return undefined;
-  const rootSectors = Math.ceil((bpb.rootEntryCount * 32) / bpb.bytesPerSector);
-  const dataSectors = total - (bpb.reservedSectors + bpb.numberOfFats * fatSize + rootSectors);
-  if (dataSectors <= 0) return undefined;
-  const clusters = Math.floor(dataSectors / bpb.sectorsPerCluster);
-  return clusters < 4085 ? 'fat12' : clusters < 65525 ? 'fat16' : 'fat32';
+/** FAT variant by cluster count, or undefined when the BPB is not a self-consistent FAT one. */
+export function fatKind(sector: Uint8Array): FatKind | undefined {
+  const g = checkFatBootSector(sector);
+  return isFatBootProblem(g) ? undefined : g.kind;
 }
 
 /** Decide from the first bytes of a volume (at least 8 KiB, or all of a smaller volume). */
