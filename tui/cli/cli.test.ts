@@ -30,6 +30,11 @@ for (const name of FIXTURE_NAMES) {
       t.deepEqual(excluded, p.excludedFiles ?? {});
       t.is(v.diffArea.bytes, p.diffArea?.bytes ?? 0);
     }
+    for (const p of manifest.partitions.filter((q) => q.fs.startsWith('fat'))) {
+      const v = report.volumes.find((x: { partition: { index: number } }) => x.partition.index === p.index);
+      t.is(v.label, p.label);
+      t.is(v.usedBytes, (p.reading as { usedClusters: number }).usedClusters * v.clusterSize, 'used clusters from fsck.fat -n -v');
+    }
   });
 }
 
