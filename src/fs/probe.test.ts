@@ -40,3 +40,23 @@ test('ReFS, ext and swap signatures are recognised', (t) => {
   swap.set(Buffer.from('SWAPSPACE2'), 4086);
   t.is(probeBytes(swap), 'swap');
 });
+
+test('BitLocker To Go: a FAT32-looking boot sector with the BitLocker GUID at 0x1a8', (t) => {
+  const b = new Uint8Array(8192);
+  b.set([0xeb, 0x58, 0x90], 0);
+  b.set(Buffer.from('MSWIN4.1'), 3);
+  // 4967d63b-2e29-4ad8-8399-f6a339e3d001 in on-disk (mixed-endian) order
+  b.set([0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a, 0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01], 0x1a8);
+  b[510] = 0x55;
+  b[511] = 0xaa;
+  t.is(probeBytes(b), 'bitlocker');
+  b[0x1a8] = 0;
+  t.not(probeBytes(b), 'bitlocker');
+});
+
+test('Vista BitLocker (jump EB 52 90) is recognised by its OEM id too', (t) => {
+  const b = new Uint8Array(8192);
+  b.set([0xeb, 0x52, 0x90], 0);
+  b.set(Buffer.from('-FVE-FS-'), 3);
+  t.is(probeBytes(b), 'bitlocker');
+});
