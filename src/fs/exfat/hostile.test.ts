@@ -10,6 +10,7 @@ import { CorruptStructureError, LifeboatError } from '../../errors.ts';
 import { fixtureBytes, sha256 } from '../fat/testing.ts';
 import { checksum32, entrySetChecksum } from './checksums.ts';
 import { openExfat } from './exfat-reader.ts';
+import { readEverything } from '../../../test/helpers/walk.ts';
 
 const pristine = await fixtureBytes('mixed-mbr', 1);
 const planted = fixture('mixed-mbr').manifest.partitions.find((p) => p.index === 1)!.planted!;
@@ -191,14 +192,7 @@ test('random damage to boot sector, FAT and directories gives values or typed er
     try {
       const fs = await open(buf);
       await fs.allocationMap();
-      const walk = async (path: string, depth: number): Promise<void> => {
-        for (const e of await fs.list(path)) {
-          const child = `${path}\\${e.name}`;
-          if (e.isDirectory && depth < 4) await walk(child, depth + 1);
-          else if (!e.isDirectory) await fs.readFile(child);
-        }
-      };
-      await walk('', 0);
+      await readEverything(fs);
     } catch (e) {
       if (!(e instanceof LifeboatError)) throw e;
       typed++;

@@ -12,6 +12,7 @@ import { MemoryDevice } from '../../device/memory-device.ts';
 import { CorruptStructureError, LifeboatError } from '../../errors.ts';
 import { openFat, type FatReader } from './fat-reader.ts';
 import { fixtureBytes, sha256 } from './testing.ts';
+import { readEverything } from '../../../test/helpers/walk.ts';
 
 const pristine = {
   fat12: await fixtureBytes('mixed-mbr', 6),
@@ -239,14 +240,7 @@ test('random damage to boot sector, FATs and directories gives values or typed e
       const fs = await open(buf);
       await fs.usedClusters();
       await fs.allocationMap();
-      const walk = async (path: string, depth: number): Promise<void> => {
-        for (const e of await fs.list(path)) {
-          const child = `${path}\\${e.name}`;
-          if (e.isDirectory && depth < 4) await walk(child, depth + 1);
-          else if (!e.isDirectory) await fs.readFile(child);
-        }
-      };
-      await walk('', 0);
+      await readEverything(fs);
     } catch (e) {
       if (!(e instanceof LifeboatError)) throw e;
       typed++;
