@@ -16,3 +16,7 @@ export type { DirEntry, FilesystemReader } from './fs/volume.ts';
 export { openDiskImage } from './inspect/open-image.ts';
 export { detectSectorSize } from './partition/sector-size.ts';
 export { inspectDisk, type DiskReport, type VolumeReport } from './inspect/inspect-disk.ts';
+export { planBackup, BACKUP_MODES, type BackupMode, type BackupPlan, type PartitionPlan } from './backup/plan.ts';
+export { runBackup, AbortedError, type BackupOptions, type BackupResult, type HashName } from './backup/run-backup.ts';
+export { ImageReader, type ImageMetadata } from './image/reader.ts';
+export type { BackupEvent, Phase } from './events.ts';

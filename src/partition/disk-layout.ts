@@ -23,6 +23,8 @@ export interface Partition {
   /** MBR only. */
   active?: boolean;
   logical?: boolean;
+  /** MBR: byte offset of the sector holding this partition's entry (0 for the MBR, else its EBR). */
+  tableOffset?: number;
   /** GPT only. */
   guid?: string;
   name?: string;
@@ -64,6 +66,7 @@ export async function readDiskLayout(device: ReadableDevice): Promise<DiskLayout
     partitions: layout.partitions.map((p) => ({
       index: p.index, startLba: p.startLba, sectorCount: p.sectorCount, offset: p.startLba * s, size: p.sectorCount * s,
       type: p.type.toString(16).padStart(2, '0'), typeName: mbrTypeName(p.type), active: p.active, logical: p.logical,
+      tableOffset: p.tableOffset,
     })),
   };
 }
