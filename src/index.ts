@@ -20,3 +20,4 @@ export { planBackup, BACKUP_MODES, type BackupMode, type BackupPlan, type Partit
 export { runBackup, AbortedError, type BackupOptions, type BackupResult, type HashName } from './backup/run-backup.ts';
 export { ImageReader, type ImageMetadata } from './image/reader.ts';
 export type { BackupEvent, Phase } from './events.ts';
+export { verifyImage, type VerifyReport, type VerifyProblem, type VerifyOptions } from './image/verify.ts';
