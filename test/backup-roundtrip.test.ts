@@ -152,3 +152,19 @@ test('encrypted, split image: reads back with the passphrase, parts respect the 
   await t.throwsAsync(ImageReader.open(destination), { code: 'USAGE', message: /encrypted: a passphrase is needed/ });
   await device.close();
 });
+
+test('an image written by zstd-codec workers reads back with Node\'s codec, and the reverse', async (t) => {
+  const { loadWasmCodec } = await import('../src/codec/zstd.ts');
+  const { device, plan, destination, scratch } = await backup('mixed-mbr', 'intelligent', { workerCodec: 'zstd-codec' });
+  t.teardown(scratch.remove);
+  const viaNode = await ImageReader.open(destination);
+  t.teardown(() => viaNode.close());
+  await compareStored(t, device, viaNode, plan.storedExtents.extents);
+  const other = await backup('mixed-mbr', 'intelligent');
+  t.teardown(other.scratch.remove);
+  const viaWasm = await ImageReader.open(other.destination, { codec: await loadWasmCodec() });
+  t.teardown(() => viaWasm.close());
+  await compareStored(t, device, viaWasm, plan.storedExtents.extents);
+  await device.close();
+  await other.device.close();
+});
