@@ -16,7 +16,8 @@ test('Node and zstd-codec read each other\'s frames, at several levels', async (
   const node = nodeCodec!;
   t.truthy(node, 'this Node has zlib zstd');
   for (const data of samples()) {
-    for (const level of [1, 3, 9]) {
+    // The 4 MiB sample only at level 1: WebAssembly compression is slow, and the frame format is the point.
+    for (const level of data.length > 1 << 20 ? [1] : [1, 5]) {
       const a = node.compress(data, level);
       const b = wasm.compress(data, level);
       t.deepEqual(Buffer.from(wasm.decompress(a, data.length)), data, `node → wasm, ${data.length} bytes, level ${level}`);
