@@ -21,3 +21,5 @@ export { runBackup, AbortedError, type BackupOptions, type BackupResult, type Ha
 export { ImageReader, type ImageMetadata } from './image/reader.ts';
 export type { BackupEvent, Phase } from './events.ts';
 export { verifyImage, type VerifyReport, type VerifyProblem, type VerifyOptions } from './image/verify.ts';
+export { planRestore, RestoreRefusedError, type RestorePlan, type RestoreOptions, type RestorePartitionPlan } from './restore/plan.ts';
+export { runRestore, type RestoreResult, type RunRestoreOptions } from './restore/run-restore.ts';

@@ -1,0 +1,185 @@
+/**
+ * The restore plan: which image bytes go where on the target, checked against the safety rules
+ * of DESIGN.md before anything is written. It is data — the CLI prints it (`--dry-run`), the
+ * TUI shows it, and `runRestore` carries out exactly it.
+ *
+ * This first step restores a whole disk at the same partition offsets (same size or larger
+ * target; smaller when every partition still fits), or one partition into an existing
+ * partition of the target at any offset. Growing and shrinking filesystems come later.
+ */
+import { realpathSync } from 'node:fs';
+import type { ReadableDevice } from '../device/block-device.ts';
+import { UsageError, LifeboatError } from '../errors.ts';
+import { ExtentList } from '../fs/extents.ts';
+import { readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
+import type { ImageReader } from '../image/reader.ts';
+
+export interface ImagePartition {
+  index: number;
+  offset: number;
+  size: number;
+  filesystem: string;
+  label?: string;
+  mode: string;
+  storedBytes: number;
+  excludedFiles: Array<{ path: string; size: number; allocated: number }>;
+}
+
+export interface RestorePartitionPlan {
+  index: number;
+  filesystem: string;
+  label?: string;
+  from: { offset: number; size: number };
+  to: { offset: number; size: number; index: number };
+  /** Image bytes written into this partition. */
+  bytes: number;
+  /** Excluded files whose first cluster is zeroed after the copy. */
+  excludedFiles: string[];
+}
+
+export interface RestorePlan {
+  kind: 'disk' | 'partition';
+  image: { path: string; mode: string; sourceName: string; sourceSize: number; sectorSize: number; scheme: string };
+  target: { name: string; size: number; sectorSize: number };
+  partitions: RestorePartitionPlan[];
+  /** Disk byte ranges of the target that receive image data (tables excluded: written last). */
+  dataExtents: ExtentList;
+  /** Byte ranges of the target holding partition tables, rewritten at the end of a disk restore. */
+  tableExtents: ExtentList;
+  /** Bytes the target needs, and has. */
+  needed: number;
+  available: number;
+  zeroFree: boolean;
+  warnings: string[];
+}
+
+export interface RestoreOptions {
+  /** Restore this image partition only, into `targetPartition` of the target's own layout. */
+  partition?: number;
+  targetPartition?: number;
+  /** Write zeros where the image holds nothing, inside the restored partitions. */
+  zeroFree?: boolean;
+  /** Paths of the image's files and of the boot medium: a target that is one of them is refused. */
+  protectedPaths?: string[];
+}
+
+export class RestoreRefusedError extends LifeboatError {
+  constructor(message: string, data: Record<string, string | number> = {}) {
+    super('RESTORE_REFUSED', message, data);
+  }
+}
+
+interface ImageSummary {
+  partitions: ImagePartition[];
+  layout: DiskLayout;
+}
+
+const canonical = (path: string): string => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // not a path on this machine (a device name): compare as given
+  }
+};
+
+async function summarise(reader: ImageReader): Promise<ImageSummary> {
+  const layout = await readDiskLayout(reader.device());
+  const partitions = (reader.metadata.partitions as ImagePartition[] | undefined) ?? [];
+  return { partitions, layout };
+}
+
+function gptTail(layout: DiskLayout, size: number): { start: number; length: number } | undefined {
+  if (layout.scheme !== 'gpt') return undefined;
+  return { start: size - 33 * layout.sectorSize, length: 33 * layout.sectorSize };
+}
+
+export async function planRestore(reader: ImageReader, target: ReadableDevice, options: RestoreOptions = {}): Promise<RestorePlan> {
+  const meta = reader.metadata;
+  const source = meta.source;
+  const image = {
+    path: reader.path, mode: meta.mode, sourceName: source.name, sourceSize: source.size, sectorSize: source.sectorSize,
+    scheme: source.scheme ?? 'none',
+  };
+  const targetInfo = { name: target.name, size: target.size, sectorSize: target.sectorSize };
+  const imagePaths = reader.parts.map((p) => canonical(p.path));
+  for (const path of [...imagePaths, ...(options.protectedPaths ?? []).map(canonical)]) {
+    if (canonical(target.name) === path) {
+      throw new RestoreRefusedError(`the target ${target.name} is ${imagePaths.includes(path) ? 'the image being restored' : 'the boot medium'}; choose another disk`, { target: target.name });
+    }
+  }
+  if (!reader.complete) throw new RestoreRefusedError(`${reader.path} is incomplete (${reader.problems[0] ?? 'no footer'}); restore refuses to write part of a disk`);
+  if (target.sectorSize !== source.sectorSize) {
+    throw new RestoreRefusedError(`the image comes from a disk with ${source.sectorSize}-byte sectors and ${target.name} has ${target.sectorSize}-byte sectors; ` +
+      'restoring across sector sizes is not supported yet', { imageSectorSize: source.sectorSize, targetSectorSize: target.sectorSize });
+  }
+  const summary = await summarise(reader);
+  const stored = ExtentList.of(meta.storedExtents.map(([start, length]) => ({ start, length })));
+  const warnings: string[] = [];
+
+  if (options.partition !== undefined) return planPartitionRestore(reader, target, options, summary, stored, image, targetInfo);
+
+  const layout = summary.layout;
+  const lastEnd = Math.max(0, ...layout.partitions.map((p) => p.offset + p.size));
+  const tail = gptTail(layout, target.size);
+  const needed = meta.mode === 'forensic' && layout.scheme === 'none' ? source.size
+    : lastEnd + (layout.scheme === 'gpt' ? 33 * layout.sectorSize : 0);
+  if (target.size < needed) {
+    throw new RestoreRefusedError(`${target.name} is too small: the image needs ${needed} bytes, the target has ${target.size}`, { needed, available: target.size });
+  }
+  if (target.size < source.size) warnings.push(`the target is ${source.size - target.size} bytes smaller than the source; every partition still fits`);
+  if (target.size > source.size) warnings.push(`the target is ${target.size - source.size} bytes larger than the source; the extra space stays unallocated`);
+  const firstStart = Math.min(source.size, ...layout.partitions.map((p) => p.offset));
+  const tables = ExtentList.of([
+    { start: 0, length: firstStart },
+    ...layout.partitions.filter((p) => p.tableOffset).map((p) => ({ start: p.tableOffset!, length: layout.sectorSize })),
+    ...(layout.scheme === 'gpt' ? [{ start: lastEnd, length: source.size - lastEnd }] : []),
+  ]);
+  const dataExtents = stored.subtract(tables).clip(target.size);
+  const partitions: RestorePartitionPlan[] = layout.partitions.map((p) => {
+    const m = summary.partitions.find((q) => q.index === p.index);
+    const bytes = dataExtents.intersect(ExtentList.of([{ start: p.offset, length: p.size }])).bytes;
+    return {
+      index: p.index, filesystem: m?.filesystem ?? 'unknown', ...(m?.label ? { label: m.label } : {}),
+      from: { offset: p.offset, size: p.size }, to: { offset: p.offset, size: p.size, index: p.index }, bytes,
+      excludedFiles: (m?.excludedFiles ?? []).map((f) => f.path),
+    };
+  });
+  const targetTables = ExtentList.of([
+    { start: 0, length: firstStart },
+    ...layout.partitions.filter((p) => p.tableOffset).map((p) => ({ start: p.tableOffset!, length: layout.sectorSize })),
+    ...(tail ? [tail] : []),
+  ]);
+  return { kind: 'disk', image, target: targetInfo, partitions, dataExtents, tableExtents: targetTables, needed, available: target.size,
+    zeroFree: Boolean(options.zeroFree), warnings };
+}
+
+async function planPartitionRestore(reader: ImageReader, target: ReadableDevice, options: RestoreOptions, summary: ImageSummary,
+  stored: ExtentList, image: RestorePlan['image'], targetInfo: RestorePlan['target']): Promise<RestorePlan> {
+  const from = summary.layout.partitions.find((p) => p.index === options.partition);
+  if (!from) {
+    throw new UsageError(`the image has no partition ${options.partition} (it has ${summary.layout.partitions.map((p) => p.index).join(', ') || 'none'})`);
+  }
+  const targetLayout = await readDiskLayout(target);
+  const wanted = options.targetPartition ?? options.partition!;
+  const to = targetLayout.partitions.find((p) => p.index === wanted);
+  if (!to) {
+    throw new RestoreRefusedError(`${target.name} has no partition ${wanted} to restore into (it has ${targetLayout.partitions.map((p) => p.index).join(', ') || 'none'})`);
+  }
+  const inPartition = stored.intersect(ExtentList.of([{ start: from.offset, length: from.size }]));
+  if (to.size < from.size) {
+    throw new RestoreRefusedError(`partition ${to.index} of ${target.name} is too small: image partition ${from.index} needs ${from.size} bytes, the target partition has ${to.size}`,
+      { needed: from.size, available: to.size });
+  }
+  const m = summary.partitions.find((q) => q.index === from.index);
+  const dataExtents = inPartition.shift(to.offset - from.offset);
+  const warnings = to.size > from.size ? [`partition ${to.index} is ${to.size - from.size} bytes larger than the image's; the filesystem keeps its size`] : [];
+  return {
+    kind: 'partition', image, target: targetInfo,
+    partitions: [{
+      index: from.index, filesystem: m?.filesystem ?? 'unknown', ...(m?.label ? { label: m.label } : {}),
+      from: { offset: from.offset, size: from.size }, to: { offset: to.offset, size: to.size, index: to.index },
+      bytes: dataExtents.bytes, excludedFiles: (m?.excludedFiles ?? []).map((f) => f.path),
+    }],
+    dataExtents, tableExtents: ExtentList.empty, needed: from.size, available: to.size, zeroFree: Boolean(options.zeroFree), warnings,
+  };
+}

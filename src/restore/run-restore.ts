@@ -1,0 +1,146 @@
+/**
+ * Carries out a restore plan in the order that keeps a half-finished restore from looking like
+ * a good disk (DESIGN.md, Restore and safety rules): old signatures cleared first, data, then
+ * the volumes' boot sectors and their placement fix-ups, then the partition table, last.
+ */
+import type { WritableDevice } from '../device/block-device.ts';
+import { partitionDevice } from '../device/partition-device.ts';
+import { LifeboatError } from '../errors.ts';
+import type { BackupEvent } from '../events.ts';
+import { ExtentList, type Extent } from '../fs/extents.ts';
+import { openFilesystem } from '../fs/open-filesystem.ts';
+import { probeFilesystem } from '../fs/probe.ts';
+import type { ImageReader } from '../image/reader.ts';
+import { decodeMbr } from '../partition/mbr.ts';
+import { readGpt } from '../partition/gpt.ts';
+import { encodeGpt, gptSpec, writeGpt } from '../partition/gpt-encode.ts';
+import { encodeProtectiveMbr } from '../partition/mbr-encode.ts';
+import { readDiskLayout } from '../partition/disk-layout.ts';
+import { fixVolumePlacement } from './fixups.ts';
+import { RestoreRefusedError, type RestorePlan } from './plan.ts';
+
+export interface RunRestoreOptions {
+  /** Must equal the target's name: the front end's proof that the user confirmed this disk. */
+  confirmTarget: string;
+  signal?: AbortSignal;
+  onEvent?: (event: BackupEvent) => void;
+}
+
+export interface RestoreResult {
+  bytesWritten: number;
+  seconds: number;
+  fixedPlacement: number[];
+  zeroedExcluded: string[];
+}
+
+/** Boot sectors (and NTFS's $Boot) are held back so a cut restore leaves no valid volume start. */
+const VOLUME_HEAD = 8192;
+const STEP = 4 << 20;
+
+export async function runRestore(reader: ImageReader, target: WritableDevice, plan: RestorePlan, options: RunRestoreOptions): Promise<RestoreResult> {
+  if (options.confirmTarget !== target.name || plan.target.name !== target.name) {
+    throw new RestoreRefusedError(`the restore to ${target.name} was not confirmed for that disk`, { target: target.name });
+  }
+  const started = performance.now();
+  const emit = options.onEvent ?? (() => {});
+  const heads = ExtentList.of(plan.partitions.map((p) => ({ start: p.to.offset, length: Math.min(VOLUME_HEAD, p.to.size) })));
+  const deferred = plan.tableExtents.union(heads);
+  const shift = plan.kind === 'partition' ? plan.partitions[0]!.to.offset - plan.partitions[0]!.from.offset : 0;
+  let written = 0;
+  const total = plan.dataExtents.bytes + (plan.zeroFree ? zeroFreeExtents(plan).bytes : 0);
+  let last = 0;
+
+  const copy = async (extents: readonly Extent[], zeros = false) => {
+    for (const e of extents) {
+      for (let at = e.start; at < e.start + e.length; at += STEP) {
+        if (options.signal?.aborted) throw new LifeboatError('ABORTED', `the restore to ${target.name} was cancelled; the disk is left without a partition table`);
+        const n = Math.min(STEP, e.start + e.length - at);
+        await target.write(at, zeros ? new Uint8Array(n) : await reader.read(at - shift, n));
+        written += n;
+        if (performance.now() - last > 250) {
+          last = performance.now();
+          const seconds = (last - started) / 1000;
+          emit({ type: 'progress', phase: 'copy', bytesDone: written, bytesTotal: total, rate: written / seconds,
+            etaSeconds: written > 0 ? (total - written) / (written / seconds) : undefined });
+        }
+      }
+    }
+  };
+
+  emit({ type: 'phase', phase: 'copy', message: `clearing the old signatures on ${target.name}` });
+  for (const e of deferred.extents) await target.write(e.start, new Uint8Array(e.length));
+  await target.flush();
+
+  emit({ type: 'phase', phase: 'copy', message: `restoring ${plan.dataExtents.bytes} bytes to ${target.name}` });
+  await copy(plan.dataExtents.subtract(deferred).extents);
+  if (plan.zeroFree) await copy(zeroFreeExtents(plan).subtract(deferred).extents, true);
+  await copy(plan.dataExtents.intersect(heads).extents);
+
+  const fixedPlacement: number[] = [];
+  const zeroedExcluded: string[] = [];
+  for (const p of plan.partitions) {
+    const volume = partitionDevice(target, p.to.offset, p.to.size, `${target.name} partition ${p.to.index}`);
+    if (p.to.offset !== p.from.offset && (await fixVolumePlacement(volume, p.to.offset / target.sectorSize))) fixedPlacement.push(p.to.index);
+    if (p.excludedFiles.length > 0) zeroedExcluded.push(...await zeroExcludedHeads(volume, p.excludedFiles));
+  }
+
+  if (plan.kind === 'disk') {
+    emit({ type: 'phase', phase: 'finish', message: 'writing the partition table' });
+    await writeTables(reader, target, plan);
+  }
+  await target.flush();
+  if (plan.kind === 'disk') await checkLayout(target, plan);
+  return { bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, zeroedExcluded };
+}
+
+/** Inside the restored partitions, what the image does not hold. */
+function zeroFreeExtents(plan: RestorePlan): ExtentList {
+  return ExtentList.of(plan.partitions.map((p) => ({ start: p.to.offset, length: p.to.size }))).subtract(plan.dataExtents);
+}
+
+/**
+ * Excluded page/hibernation/swap files keep their records, but their clusters hold whatever the
+ * target had. Zero each one's first cluster so an old hibernation header cannot be resumed.
+ */
+async function zeroExcludedHeads(volume: WritableDevice, paths: string[]): Promise<string[]> {
+  const fs = await openFilesystem(volume, await probeFilesystem(volume));
+  if (!fs) return [];
+  const done: string[] = [];
+  for (const path of paths) {
+    const first = (await fs.fileExtents(path)).extents[0];
+    if (!first) continue;
+    await volume.write(first.start, new Uint8Array(Math.min(fs.clusterSize, first.length)));
+    done.push(path);
+  }
+  return done;
+}
+
+async function writeTables(reader: ImageReader, target: WritableDevice, plan: RestorePlan): Promise<void> {
+  const s = target.sectorSize;
+  const sameSize = plan.target.size === plan.image.sourceSize;
+  if (plan.image.scheme !== 'gpt' || sameSize) {
+    for (const e of plan.tableExtents.extents) {
+      if (e.start + e.length <= plan.image.sourceSize) await target.write(e.start, await reader.read(e.start, e.length));
+    }
+    return;
+  }
+  // GPT on a disk of another size: the first MiB as it was (boot code, gap), then the tables
+  // re-encoded so the backup header and entries sit at the new end.
+  const head = plan.tableExtents.extents[0]!;
+  await target.write(head.start, await reader.read(head.start, head.length));
+  const gpt = await readGpt(reader.device());
+  const encoded = encodeGpt(gptSpec(gpt), { sectorSize: s, diskSectors: Math.floor(target.size / s) });
+  const mbr = decodeMbr(await reader.read(0, 512));
+  await writeGpt(target, encoded, encodeProtectiveMbr(Math.floor(target.size / s), { bootCode: mbr.bootCode, diskSignature: mbr.diskSignature }));
+}
+
+/** Read the written table back: the partitions must be where the plan put them. */
+async function checkLayout(target: WritableDevice, plan: RestorePlan): Promise<void> {
+  const layout = await readDiskLayout(target);
+  for (const p of plan.partitions) {
+    const found = layout.partitions.find((q) => q.index === p.to.index);
+    if (!found || found.offset !== p.to.offset || found.size !== p.to.size) {
+      throw new LifeboatError('WRITE_VERIFY', `after the restore, partition ${p.to.index} of ${target.name} does not read back where it was written`, { partition: p.to.index });
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Image → new disk: every stored byte lands where it was; independent tools find the result
+ * clean (sfdisk/sgdisk, ntfsfix, fsck.fat) and read every planted file; refusals write nothing.
+ */
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixture, type FixtureName } from './helpers/fixtures.ts';
+import { extractRange, scratchDir, tool, toolBytes } from './helpers/tools.ts';
+import {
+  ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore, type BackupMode,
+} from '../src/index.ts';
+
+const scratch = scratchDir('lifeboat-restore-');
+test.after.always(() => scratch.remove());
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+const images = new Map<string, Promise<string>>();
+function imageOf(name: FixtureName, mode: BackupMode = 'intelligent'): Promise<string> {
+  const key = `${name}-${mode}`;
+  if (!images.has(key)) {
+    images.set(key, (async () => {
+      const device = await openDiskImage(fixture(name).image);
+      const destination = join(scratch.dir, `${key}.lbimg`);
+      await runBackup(device, await planBackup(device, { mode }), { destination, threads: 2 });
+      await device.close();
+      return destination;
+    })());
+  }
+  return images.get(key)!;
+}
+
+let targets = 0;
+/** A sparse target file; its first MiB carries an old, different table to be cleared. */
+function targetFile(size: number): string {
+  const path = join(scratch.dir, `target-${targets++}.img`);
+  tool('truncate', ['-s', String(size), path]);
+  tool('sh', ['-c', `printf 'label: dos\\nstart=2048, size=4096, type=83\\n' | sfdisk -q ${path}`]);
+  return path;
+}
+
+async function restore(imagePath: string, targetPath: string, sectorSize = 512, options = {}) {
+  const reader = await ImageReader.open(imagePath);
+  const target = await openFileDevice(targetPath, { writable: true, sectorSize });
+  try {
+    const plan = await planRestore(reader, target, options);
+    const result = await runRestore(reader, target, plan, { confirmTarget: target.name });
+    return { plan, result };
+  } finally {
+    await target.close();
+    await reader.close();
+  }
+}
+
+const fileHash = (path: string) => sha256(readFileSync(path));
+
+for (const [name, grow] of [['bios-mbr', 0], ['bios-mbr', 64 << 20], ['uefi-gpt', 0], ['uefi-gpt', 96 << 20], ['mixed-mbr', 0], ['ntfs-4k', 32 << 20]] as const) {
+  test(`${name} restored to a ${grow ? 'larger' : 'same-size'} disk: clean for independent tools, every planted file intact`, async (t) => {
+    const { image: sourcePath, manifest } = fixture(name);
+    const s = manifest.sectorSize;
+    const targetPath = targetFile(manifest.size + grow);
+    const { plan, result } = await restore(await imageOf(name), targetPath, s);
+    t.true(result.bytesWritten >= plan.dataExtents.bytes);
+    // Every stored data byte equals the source.
+    const source = readFileSync(sourcePath);
+    const target = readFileSync(targetPath);
+    for (const e of plan.dataExtents.extents) {
+      t.is(Buffer.compare(source.subarray(e.start, e.start + e.length), target.subarray(e.start, e.start + e.length)), 0, `bytes ${e.start}..${e.start + e.length}`);
+    }
+    if (manifest.scheme === 'gpt' && s === 512) t.regex(tool('sgdisk', ['-v', targetPath]), /No problems found/);
+    if (manifest.scheme === 'mbr') tool('sfdisk', ['--verify', targetPath]);
+    if (s === 4096) t.is(toolBytes('sh', ['-c', `fdisk -b 4096 -l ${targetPath} 2>&1 >/dev/null`]).length, 0, 'fdisk has no complaint');
+    for (const p of manifest.partitions) {
+      const file = extractRange(targetPath, p.startLba * s, p.sizeLba * s, join(scratch.dir, `${name}-p${p.index}-${targets}.img`));
+      if (p.fs === 'ntfs') {
+        t.regex(tool('ntfsfix', ['-n', file]), /Checking the alternate boot sector\.\.\. OK/);
+        for (const [rel, planted] of Object.entries(p.planted ?? {})) {
+          if (p.excludedFiles && rel in p.excludedFiles) continue;
+          t.is(sha256(toolBytes('ntfscat', [file, `/${rel.replaceAll('\\', '/')}`])), planted.sha256, `${name} p${p.index} ${rel}`);
+        }
+        if (p.excludedFiles?.['hiberfil.sys']) {
+          t.not(toolBytes('ntfscat', [file, '/hiberfil.sys']).subarray(0, 4).toString('latin1'), 'HIBR', 'an old hibernation header cannot be resumed');
+        }
+      }
+      if (p.fs.startsWith('fat')) {
+        t.notRegex(tool('fsck.fat', ['-n', file]), /differences|wrong/i);
+        for (const [rel, planted] of Object.entries(p.planted ?? {})) {
+          t.is(sha256(toolBytes('mcopy', ['-n', '-i', file, `::/${rel.replaceAll('\\', '/')}`, '-'])), planted.sha256, rel);
+        }
+      }
+      if (p.fs === 'exfat') t.regex(tool('fsck.exfat', ['-n', file]), /clean/);
+    }
+  });
+}
+
+test('one partition restored into another disk\'s partition at another offset: boot sectors point at the new start', async (t) => {
+  const targetPath = join(scratch.dir, `target-${targets++}.img`);
+  tool('truncate', ['-s', String(128 << 20), targetPath]);
+  tool('sh', ['-c', `printf 'label: dos\\nstart=6144, size=131072, type=7\\n' | sfdisk -q ${targetPath}`]);
+  const { result } = await restore(await imageOf('bios-mbr'), targetPath, 512, { partition: 2, targetPartition: 1 });
+  t.deepEqual(result.fixedPlacement, [1]);
+  const file = extractRange(targetPath, 6144 * 512, 131072 * 512, join(scratch.dir, 'moved.img'));
+  const boot = readFileSync(file).subarray(0, 512);
+  t.is(boot.readUInt32LE(0x1c), 6144, 'hidden sectors = new start');
+  t.regex(tool('ntfsfix', ['-n', file]), /Checking the alternate boot sector\.\.\. OK/);
+  const win = fixture('bios-mbr').manifest.partitions[1]!;
+  t.is(sha256(toolBytes('ntfscat', [file, '/Users/Technician/Documents/report.txt'])), win.planted!['Users\\Technician\\Documents\\report.txt']!.sha256);
+});
+
+async function refused(t: import('ava').ExecutionContext, imagePath: string, targetPath: string, sectorSize: number, options: object, message: RegExp) {
+  const before = fileHash(targetPath);
+  const err = await t.throwsAsync(restore(imagePath, targetPath, sectorSize, options));
+  t.regex(err!.message, message);
+  t.is(fileHash(targetPath), before, 'nothing was written to the target');
+}
+
+test('refusals write nothing: too small, the image itself, other sector size, no such partition', async (t) => {
+  const image = await imageOf('bios-mbr');
+  await refused(t, image, targetFile(60 << 20), 512, {}, /too small: the image needs 93323264 bytes, the target has 62914560/);
+  await refused(t, image, image, 512, {}, /is the image being restored/);
+  await refused(t, image, targetFile(96 << 20), 4096, {}, /512-byte sectors and .* has 4096-byte sectors/);
+  await refused(t, image, targetFile(96 << 20), 512, { partition: 2, targetPartition: 3 }, /has no partition 3 to restore into/);
+  await refused(t, image, targetFile(96 << 20), 512, { partition: 2, targetPartition: 1 }, /partition 1 of .* is too small: image partition 2 needs 67108864 bytes/);
+  const boot = targetFile(96 << 20);
+  await refused(t, image, boot, 512, { protectedPaths: [boot] }, /is the boot medium/);
+});
+
+test('a restore that is not confirmed for the target disk writes nothing', async (t) => {
+  const reader = await ImageReader.open(await imageOf('bios-mbr'));
+  t.teardown(() => reader.close());
+  const targetPath = targetFile(96 << 20);
+  const before = fileHash(targetPath);
+  const target = await openFileDevice(targetPath, { writable: true });
+  t.teardown(() => target.close());
+  const plan = await planRestore(reader, target);
+  await t.throwsAsync(runRestore(reader, target, plan, { confirmTarget: '/dev/sdz' }), { code: 'RESTORE_REFUSED' });
+  t.is(fileHash(targetPath), before);
+});
+
+test('an incomplete image is refused before anything is written', async (t) => {
+  const image = join(scratch.dir, 'cut.lbimg');
+  const full = readFileSync(await imageOf('mixed-mbr'));
+  const fd = openSync(image, 'w');
+  writeSync(fd, full, 0, full.length - 1000);
+  closeSync(fd);
+  await refused(t, image, targetFile(64 << 20), 512, {}, /is incomplete/);
+});
