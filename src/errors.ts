@@ -60,3 +60,23 @@ export class NotFoundError extends LifeboatError {
     super('NOT_FOUND', `${what} not found on ${where}`, { what, where });
   }
 }
+
+/** A typed error as plain data, to cross a worker-thread boundary. */
+export interface WireError {
+  name: string;
+  code: string;
+  message: string;
+  data: ErrorData;
+}
+
+export function toWire(e: unknown): WireError {
+  if (e instanceof LifeboatError) return { name: e.name, code: e.code, message: e.message, data: e.data };
+  return { name: 'Error', code: 'INTERNAL', message: e instanceof Error ? (e.stack ?? e.message) : String(e), data: {} };
+}
+
+/** Rebuild a wire error on this side: same class name, code, message and data. */
+export function fromWire(w: WireError): LifeboatError {
+  const e = new LifeboatError(w.code, w.message, w.data);
+  Object.defineProperty(e, 'name', { value: w.name });
+  return e;
+}

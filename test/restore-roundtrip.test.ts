@@ -146,3 +146,40 @@ test('an incomplete image is refused before anything is written', async (t) => {
   closeSync(fd);
   await refused(t, image, targetFile(64 << 20), 512, {}, /is incomplete/);
 });
+
+test('--zero-free writes zeros where the image holds nothing; without it those bytes are left as they were', async (t) => {
+  const image = await imageOf('mixed-mbr');
+  const plain = targetFile(64 << 20);
+  const zeroed = targetFile(64 << 20);
+  for (const path of [plain, zeroed]) {
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(1 << 20, 0xa5), 0, 1 << 20, 24 << 20); // old data inside partition 2 (FAT16), past its used clusters
+    closeSync(fd);
+  }
+  const a = await restore(image, plain, 512);
+  await restore(image, zeroed, 512, { zeroFree: true });
+  const oldRange = { start: 24 << 20, length: 1 << 20 };
+  const notStored = readFileSync(plain).subarray(oldRange.start, oldRange.start + oldRange.length);
+  t.false(a.plan.dataExtents.contains(oldRange.start + 4096), 'the fixture leaves that range unallocated');
+  t.true(notStored.includes(0xa5), 'left as it was');
+  t.true(readFileSync(zeroed).subarray(oldRange.start, oldRange.start + oldRange.length).every((b) => b === 0), 'zeroed');
+});
+
+test('a restore stops before writing a corrupted chunk', async (t) => {
+  const clean = await imageOf('mixed-mbr');
+  const image = join(scratch.dir, 'damaged.lbimg');
+  const bytes = readFileSync(clean);
+  const reader = await ImageReader.open(clean);
+  const chunk = [...reader.chunks.values()].find((c) => c.place && c.sourceOffset > 16 << 20)!;
+  await reader.close();
+  bytes[chunk.place!.offset + 48 + 100] = bytes[chunk.place!.offset + 48 + 100]! ^ 0x01;
+  const fd = openSync(image, 'w');
+  writeSync(fd, bytes);
+  closeSync(fd);
+  const targetPath = targetFile(64 << 20);
+  const err = await t.throwsAsync(restore(image, targetPath, 512));
+  t.regex(err!.message, new RegExp(`source offset ${chunk.sourceOffset}.*payload CRC-32`));
+  const target = readFileSync(targetPath);
+  t.true(target.subarray(chunk.sourceOffset, chunk.sourceOffset + chunk.sourceLength).every((b) => b === 0), 'the damaged chunk was not written');
+  t.true(target.subarray(0, 512).every((b) => b === 0), 'no partition table: the disk is not mistaken for a good one');
+});

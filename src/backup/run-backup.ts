@@ -13,7 +13,7 @@ import { defaultCodec } from '../codec/zstd.ts';
 import { RECORD_TYPE } from '../image/format.ts';
 import { ImageWriter } from '../image/writer.ts';
 import type { BackupEvent } from '../events.ts';
-import { EncoderPool } from './encoder-pool.ts';
+import { RecordPool } from '../image/record-pool.ts';
 import type { BackupPlan } from './plan.ts';
 
 export type HashName = 'sha256' | 'md5' | 'sha1';
@@ -139,7 +139,7 @@ export async function runBackup(device: ReadableDevice, plan: BackupPlan, option
     chunkSize, codec, level, ...(options.splitSize ? { splitSize: options.splitSize } : {}),
     ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
   });
-  const pool = new EncoderPool({ ...(options.threads ? { threads: options.threads } : {}), ...(options.workerCodec ? { codec: options.workerCodec } : {}) });
+  const pool = new RecordPool({ ...(options.threads ? { threads: options.threads } : {}), ...(options.workerCodec ? { codec: options.workerCodec } : {}) });
   const hashers = new Map<HashName, Hash>();
   if (plan.mode === 'forensic') for (const h of new Set<HashName>(['sha256', ...(options.hashes ?? [])])) hashers.set(h, createHash(h));
 

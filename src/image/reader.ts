@@ -66,7 +66,7 @@ export class ImageReader {
   /** For an incomplete image: what was wrong and where, in the order found. */
   readonly problems: string[];
 
-  private constructor(init: Omit<ImageReader, 'chunkSize' | 'readChunk' | 'read' | 'device' | 'close' | 'scan' | 'readRecord' | 'context'>) {
+  private constructor(init: Omit<ImageReader, 'chunkSize' | 'readChunk' | 'read' | 'device' | 'close' | 'scan' | 'readRecord' | 'readRawRecord' | 'context'>) {
     Object.assign(this, init);
     this.path = init.path; this.header = init.header; this.key = init.key; this.codec = init.codec; this.parts = init.parts;
     this.complete = init.complete; this.metadata = init.metadata; this.chunks = init.chunks; this.problems = init.problems;
@@ -195,24 +195,30 @@ export class ImageReader {
     }
   }
 
-  /** Decode the record at `place`, optionally insisting on its type. */
-  async readRecord(place: RecordPlace, type?: number): Promise<Uint8Array> {
+  /** The record at `place` as stored: checked header, raw payload (for decoding elsewhere). */
+  async readRawRecord(place: RecordPlace, type?: number): Promise<{ header: RecordHeader; head: Uint8Array; payload: Uint8Array }> {
     const part = this.parts[place.part - 1];
     if (!part || place.offset < PART_HEADER_SIZE || place.offset + RECORD_HEADER_SIZE > part.size) {
       throw new CorruptStructureError(`image ${this.path}`, place.offset, `no record can start at part ${place.part}, byte ${place.offset}`);
     }
     const head = new Uint8Array(RECORD_HEADER_SIZE);
     await readAt(part, head, place.offset);
-    const h = decodeRecordHeader(head, place);
-    if (type !== undefined && h.type !== type) {
-      throw new CorruptStructureError(`record at byte ${place.offset} of ${part.path}`, place.offset, `is of type ${h.type}, ${type} expected`);
+    const header = decodeRecordHeader(head, place);
+    if (type !== undefined && header.type !== type) {
+      throw new CorruptStructureError(`record at byte ${place.offset} of ${part.path}`, place.offset, `is of type ${header.type}, ${type} expected`);
     }
-    if (place.offset + RECORD_HEADER_SIZE + h.storedLength > part.size) {
-      throw new CorruptStructureError(`record ${h.sequence} of ${part.path}`, place.offset, 'is cut off by the end of the file');
+    if (place.offset + RECORD_HEADER_SIZE + header.storedLength > part.size) {
+      throw new CorruptStructureError(`record ${header.sequence} of ${part.path}`, place.offset, 'is cut off by the end of the file');
     }
-    const payload = new Uint8Array(h.storedLength);
+    const payload = new Uint8Array(header.storedLength);
     await readAt(part, payload, place.offset + RECORD_HEADER_SIZE);
-    return decodeRecordPayload(h, head, payload, place, this.context);
+    return { header, head, payload };
+  }
+
+  /** Decode the record at `place`, optionally insisting on its type. */
+  async readRecord(place: RecordPlace, type?: number): Promise<Uint8Array> {
+    const { header, head, payload } = await this.readRawRecord(place, type);
+    return decodeRecordPayload(header, head, payload, place, this.context);
   }
 
   /** Chunk `n` (zeros for an all-zero chunk), or undefined when the image does not hold it. */

@@ -5,12 +5,14 @@
  */
 import type { WritableDevice } from '../device/block-device.ts';
 import { partitionDevice } from '../device/partition-device.ts';
-import { LifeboatError } from '../errors.ts';
+import { CorruptStructureError, LifeboatError } from '../errors.ts';
 import type { BackupEvent } from '../events.ts';
 import { ExtentList, type Extent } from '../fs/extents.ts';
 import { openFilesystem } from '../fs/open-filesystem.ts';
 import { probeFilesystem } from '../fs/probe.ts';
 import type { ImageReader } from '../image/reader.ts';
+import { RECORD_TYPE } from '../image/format.ts';
+import { RecordPool } from '../image/record-pool.ts';
 import { decodeMbr } from '../partition/mbr.ts';
 import { readGpt } from '../partition/gpt.ts';
 import { encodeGpt, gptSpec, writeGpt } from '../partition/gpt-encode.ts';
@@ -22,6 +24,7 @@ import { RestoreRefusedError, type RestorePlan } from './plan.ts';
 export interface RunRestoreOptions {
   /** Must equal the target's name: the front end's proof that the user confirmed this disk. */
   confirmTarget: string;
+  threads?: number;
   signal?: AbortSignal;
   onEvent?: (event: BackupEvent) => void;
 }
@@ -50,19 +53,23 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   const total = plan.dataExtents.bytes + (plan.zeroFree ? zeroFreeExtents(plan).bytes : 0);
   let last = 0;
 
-  const copy = async (extents: readonly Extent[], zeros = false) => {
+  const progress = () => {
+    if (performance.now() - last < 250) return;
+    last = performance.now();
+    const seconds = (last - started) / 1000;
+    emit({ type: 'progress', phase: 'copy', bytesDone: written, bytesTotal: total, rate: written / seconds,
+      etaSeconds: written > 0 ? (total - written) / (written / seconds) : undefined });
+  };
+  /** Zeros over `extents` (--zero-free). */
+  const writeZeros = async (extents: readonly Extent[]) => {
+    const zeros = new Uint8Array(STEP);
     for (const e of extents) {
       for (let at = e.start; at < e.start + e.length; at += STEP) {
-        if (options.signal?.aborted) throw new LifeboatError('ABORTED', `the restore to ${target.name} was cancelled; the disk is left without a partition table`);
+        checkAbort(options.signal, target.name);
         const n = Math.min(STEP, e.start + e.length - at);
-        await target.write(at, zeros ? new Uint8Array(n) : await reader.read(at - shift, n));
+        await target.write(at, zeros.subarray(0, n));
         written += n;
-        if (performance.now() - last > 250) {
-          last = performance.now();
-          const seconds = (last - started) / 1000;
-          emit({ type: 'progress', phase: 'copy', bytesDone: written, bytesTotal: total, rate: written / seconds,
-            etaSeconds: written > 0 ? (total - written) / (written / seconds) : undefined });
-        }
+        progress();
       }
     }
   };
@@ -72,9 +79,18 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   await target.flush();
 
   emit({ type: 'phase', phase: 'copy', message: `restoring ${plan.dataExtents.bytes} bytes to ${target.name}` });
-  await copy(plan.dataExtents.subtract(deferred).extents);
-  if (plan.zeroFree) await copy(zeroFreeExtents(plan).subtract(deferred).extents, true);
-  await copy(plan.dataExtents.intersect(heads).extents);
+  const pool = new RecordPool(options.threads ? { threads: options.threads } : {});
+  try {
+    const onBytes = (n: number) => {
+      written += n;
+      progress();
+    };
+    await copyChunks(reader, target, plan.dataExtents.subtract(deferred), shift, pool, onBytes, options.signal);
+    if (plan.zeroFree) await writeZeros(zeroFreeExtents(plan).subtract(deferred).extents);
+    await copyChunks(reader, target, plan.dataExtents.intersect(heads), shift, pool, onBytes, options.signal);
+  } finally {
+    await pool.close();
+  }
 
   const fixedPlacement: number[] = [];
   const zeroedExcluded: string[] = [];
@@ -91,6 +107,52 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   await target.flush();
   if (plan.kind === 'disk') await checkLayout(target, plan);
   return { bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, zeroedExcluded };
+}
+
+function checkAbort(signal: AbortSignal | undefined, target: string): void {
+  if (signal?.aborted) throw new LifeboatError('ABORTED', `the restore to ${target} was cancelled; the disk is left without a partition table`);
+}
+
+/**
+ * Write the image bytes of `extents` (target offsets; the image holds them at offset − shift):
+ * records are read in order, decoded by the worker pool with a bounded read-ahead, and each
+ * chunk is checked (CRCs, tag, size) before any of its bytes reach the target.
+ */
+async function copyChunks(reader: ImageReader, target: WritableDevice, extents: ExtentList, shift: number, pool: RecordPool,
+  onBytes: (n: number) => void, signal: AbortSignal | undefined): Promise<void> {
+  const cs = reader.chunkSize;
+  const source = extents.shift(-shift).extents;
+  const queue: Array<{ n: number; data: Promise<Uint8Array> }> = [];
+  const flush = async () => {
+    const { n, data } = queue.shift()!;
+    const bytes = await data;
+    for (const e of source) {
+      const from = Math.max(e.start, n * cs);
+      const to = Math.min(e.start + e.length, n * cs + bytes.length);
+      if (e.start >= n * cs + cs) break;
+      if (from >= to) continue;
+      await target.write(from + shift, bytes.subarray(from - n * cs, to - n * cs));
+      onBytes(to - from);
+    }
+  };
+  let previous = -1;
+  for (const e of source) {
+    for (let n = Math.max(Math.floor(e.start / cs), previous + 1); n * cs < e.start + e.length; n++) {
+      checkAbort(signal, target.name);
+      previous = n;
+      const loc = reader.chunks.get(n);
+      if (!loc) throw new CorruptStructureError(`image ${reader.path}`, n * cs, 'the index has no chunk for bytes the image claims to hold');
+      const ctx = reader.context;
+      const data = loc.place
+        ? reader.readRawRecord(loc.place, RECORD_TYPE.chunk).then(({ head, payload }) =>
+          pool.decode({ head, payload, place: loc.place!, imageId: ctx.imageId, ...(ctx.key ? { key: ctx.key } : {}) }))
+        : Promise.resolve(new Uint8Array(loc.sourceLength));
+      data.catch(() => {}); // awaited in order by flush; this only keeps an early rejection from going unhandled
+      queue.push({ n, data });
+      if (queue.length >= pool.capacity) await flush();
+    }
+  }
+  while (queue.length > 0) await flush();
 }
 
 /** Inside the restored partitions, what the image does not hold. */
