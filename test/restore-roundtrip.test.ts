@@ -183,3 +183,28 @@ test('a restore stops before writing a corrupted chunk', async (t) => {
   t.true(target.subarray(chunk.sourceOffset, chunk.sourceOffset + chunk.sourceLength).every((b) => b === 0), 'the damaged chunk was not written');
   t.true(target.subarray(0, 512).every((b) => b === 0), 'no partition table: the disk is not mistaken for a good one');
 });
+
+test('--new-disk-id: a new MBR signature, or new GPT disk and partition GUIDs, everything else equal', async (t) => {
+  for (const name of ['bios-mbr', 'uefi-gpt'] as const) {
+    const { manifest } = fixture(name);
+    const targetPath = targetFile(manifest.size);
+    const { result } = await restore(await imageOf(name), targetPath, 512, { newDiskId: true });
+    const table = JSON.parse(tool('sfdisk', ['--json', targetPath])).partitiontable;
+    const original = manifest.table.sfdisk;
+    t.truthy(result.identity);
+    t.not(table.id.toLowerCase(), original.id.toLowerCase(), `${name}: disk identity changed`);
+    t.deepEqual(table.partitions.map((p: { start: number; size: number }) => [p.start, p.size]),
+      original.partitions.map((p) => [p.start, p.size]), `${name}: same layout`);
+    if (name === 'uefi-gpt') {
+      t.regex(tool('sgdisk', ['-v', targetPath]), /No problems found/);
+      t.is(result.identity!.partitions.length, 4);
+      for (const p of result.identity!.partitions) {
+        t.regex(tool('sgdisk', ['-i', String(p.index), targetPath]), new RegExp(`Partition unique GUID: ${p.newGuid}`, 'i'));
+        t.not(p.newGuid, p.oldGuid);
+      }
+    } else {
+      t.is(table.id, `0x${result.identity!.newDiskId}`);
+      tool('sfdisk', ['--verify', targetPath]);
+    }
+  }
+});

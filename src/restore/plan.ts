@@ -50,6 +50,8 @@ export interface RestorePlan {
   needed: number;
   available: number;
   zeroFree: boolean;
+  /** Give the restored disk a new identity (MBR signature, or GPT disk and partition GUIDs). */
+  newDiskId: boolean;
   warnings: string[];
 }
 
@@ -59,6 +61,8 @@ export interface RestoreOptions {
   targetPartition?: number;
   /** Write zeros where the image holds nothing, inside the restored partitions. */
   zeroFree?: boolean;
+  /** New MBR signature or GPT disk/partition GUIDs (whole-disk restore only). */
+  newDiskId?: boolean;
   /** Paths of the image's files and of the boot medium: a target that is one of them is refused. */
   protectedPaths?: string[];
 }
@@ -116,6 +120,9 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
   const stored = ExtentList.of(meta.storedExtents.map(([start, length]) => ({ start, length })));
   const warnings: string[] = [];
 
+  if (options.partition !== undefined && options.newDiskId) {
+    throw new UsageError('a new disk identity is given to a whole disk; restoring one partition keeps the target disk\'s own');
+  }
   if (options.partition !== undefined) return planPartitionRestore(reader, target, options, summary, stored, image, targetInfo);
 
   const layout = summary.layout;
@@ -150,7 +157,7 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
     ...(tail ? [tail] : []),
   ]);
   return { kind: 'disk', image, target: targetInfo, partitions, dataExtents, tableExtents: targetTables, needed, available: target.size,
-    zeroFree: Boolean(options.zeroFree), warnings };
+    zeroFree: Boolean(options.zeroFree), newDiskId: Boolean(options.newDiskId), warnings };
 }
 
 async function planPartitionRestore(reader: ImageReader, target: ReadableDevice, options: RestoreOptions, summary: ImageSummary,
@@ -180,6 +187,6 @@ async function planPartitionRestore(reader: ImageReader, target: ReadableDevice,
       from: { offset: from.offset, size: from.size }, to: { offset: to.offset, size: to.size, index: to.index },
       bytes: dataExtents.bytes, excludedFiles: (m?.excludedFiles ?? []).map((f) => f.path),
     }],
-    dataExtents, tableExtents: ExtentList.empty, needed: from.size, available: to.size, zeroFree: Boolean(options.zeroFree), warnings,
+    dataExtents, tableExtents: ExtentList.empty, needed: from.size, available: to.size, zeroFree: Boolean(options.zeroFree), newDiskId: false, warnings,
   };
 }

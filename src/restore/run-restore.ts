@@ -13,7 +13,9 @@ import { probeFilesystem } from '../fs/probe.ts';
 import type { ImageReader } from '../image/reader.ts';
 import { RECORD_TYPE } from '../image/format.ts';
 import { RecordPool } from '../image/record-pool.ts';
-import { decodeMbr } from '../partition/mbr.ts';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { decodeMbr, encodeMbr } from '../partition/mbr.ts';
+import { writeAndVerify } from '../partition/table-write.ts';
 import { readGpt } from '../partition/gpt.ts';
 import { encodeGpt, gptSpec, writeGpt } from '../partition/gpt-encode.ts';
 import { encodeProtectiveMbr } from '../partition/mbr-encode.ts';
@@ -29,7 +31,16 @@ export interface RunRestoreOptions {
   onEvent?: (event: BackupEvent) => void;
 }
 
+/** Old and new identities of a restored disk given a new one (boot repair rewrites BCD and MountedDevices from it). */
+export interface DiskIdentityChange {
+  scheme: 'mbr' | 'gpt';
+  oldDiskId: string;
+  newDiskId: string;
+  partitions: Array<{ index: number; oldGuid: string; newGuid: string }>;
+}
+
 export interface RestoreResult {
+  identity?: DiskIdentityChange;
   bytesWritten: number;
   seconds: number;
   fixedPlacement: number[];
@@ -100,13 +111,14 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
     if (p.excludedFiles.length > 0) zeroedExcluded.push(...await zeroExcludedHeads(volume, p.excludedFiles));
   }
 
+  let identity: DiskIdentityChange | undefined;
   if (plan.kind === 'disk') {
     emit({ type: 'phase', phase: 'finish', message: 'writing the partition table' });
-    await writeTables(reader, target, plan);
+    identity = await writeTables(reader, target, plan);
   }
   await target.flush();
   if (plan.kind === 'disk') await checkLayout(target, plan);
-  return { bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, zeroedExcluded };
+  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, zeroedExcluded };
 }
 
 function checkAbort(signal: AbortSignal | undefined, target: string): void {
@@ -177,23 +189,42 @@ async function zeroExcludedHeads(volume: WritableDevice, paths: string[]): Promi
   return done;
 }
 
-async function writeTables(reader: ImageReader, target: WritableDevice, plan: RestorePlan): Promise<void> {
+function newSignature(old: number): number {
+  let v = 0;
+  while (v === 0 || v === old) v = randomBytes(4).readUInt32LE(0);
+  return v;
+}
+
+async function writeTables(reader: ImageReader, target: WritableDevice, plan: RestorePlan): Promise<DiskIdentityChange | undefined> {
   const s = target.sectorSize;
   const sameSize = plan.target.size === plan.image.sourceSize;
-  if (plan.image.scheme !== 'gpt' || sameSize) {
+  const mbr = decodeMbr(await reader.read(0, 512));
+  if (plan.image.scheme !== 'gpt' || (sameSize && !plan.newDiskId)) {
     for (const e of plan.tableExtents.extents) {
       if (e.start + e.length <= plan.image.sourceSize) await target.write(e.start, await reader.read(e.start, e.length));
     }
-    return;
+    if (plan.image.scheme !== 'mbr' || !plan.newDiskId) return undefined;
+    const signature = newSignature(mbr.diskSignature);
+    const lba0 = encodeMbr({ ...mbr, diskSignature: signature });
+    await writeAndVerify(target, [{ offset: 0, bytes: lba0, what: 'MBR with a new disk signature' }]);
+    const hex = (v: number) => v.toString(16).padStart(8, '0');
+    return { scheme: 'mbr', oldDiskId: hex(mbr.diskSignature), newDiskId: hex(signature), partitions: [] };
   }
-  // GPT on a disk of another size: the first MiB as it was (boot code, gap), then the tables
-  // re-encoded so the backup header and entries sit at the new end.
+  // GPT on a disk of another size, or with a new identity: the first MiB as it was (boot code,
+  // gap), then the tables re-encoded so the backup header and entries sit at the new end.
   const head = plan.tableExtents.extents[0]!;
   await target.write(head.start, await reader.read(head.start, head.length));
   const gpt = await readGpt(reader.device());
-  const encoded = encodeGpt(gptSpec(gpt), { sectorSize: s, diskSectors: Math.floor(target.size / s) });
-  const mbr = decodeMbr(await reader.read(0, 512));
+  const spec = gptSpec(gpt);
+  const renamed = plan.newDiskId ? spec.partitions.map((p) => ({ ...p, uniqueGuid: randomUUID() })) : spec.partitions;
+  const diskGuid = plan.newDiskId ? randomUUID() : spec.diskGuid;
+  const encoded = encodeGpt({ ...spec, diskGuid, partitions: renamed }, { sectorSize: s, diskSectors: Math.floor(target.size / s) });
   await writeGpt(target, encoded, encodeProtectiveMbr(Math.floor(target.size / s), { bootCode: mbr.bootCode, diskSignature: mbr.diskSignature }));
+  if (!plan.newDiskId) return undefined;
+  return {
+    scheme: 'gpt', oldDiskId: spec.diskGuid, newDiskId: diskGuid,
+    partitions: spec.partitions.map((p, i) => ({ index: p.index, oldGuid: p.uniqueGuid, newGuid: renamed[i]!.uniqueGuid })),
+  };
 }
 
 /** Read the written table back: the partitions must be where the plan put them. */
