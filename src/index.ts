@@ -23,3 +23,4 @@ export type { BackupEvent, Phase } from './events.ts';
 export { verifyImage, type VerifyReport, type VerifyProblem, type VerifyOptions } from './image/verify.ts';
 export { planRestore, RestoreRefusedError, type RestorePlan, type RestoreOptions, type RestorePartitionPlan } from './restore/plan.ts';
 export { runRestore, type RestoreResult, type RunRestoreOptions } from './restore/run-restore.ts';
+export { buildAcquisitionLog, formatAcquisitionLog, SSD_REMARK, type AcquisitionLog, type LogVerification } from './backup/acquisition-log.ts';

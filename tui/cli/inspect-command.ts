@@ -1,7 +1,14 @@
 /** `lifeboat inspect <disk-or-image> [--json]`: prints what inspectDisk reports. */
 import { inspectDisk, openDiskImage, type DiskReport } from '../../src/index.ts';
+import { parseArgs, positionals, type CommandSpec } from './args.ts';
+import { EXIT, type CliContext } from './context.ts';
 import { formatBytes, table, toJson } from './format.ts';
 import { TEXT } from '../text.ts';
+
+export const INSPECT_SPEC: CommandSpec = {
+  command: 'inspect',
+  options: [{ name: 'json', value: false }, { name: 'help', value: false }],
+};
 
 export function formatReport(report: DiskReport): string {
   const { layout, device } = report;
@@ -42,4 +49,16 @@ export async function inspectCommand(path: string, json: boolean, out: (text: st
   } finally {
     await device.close();
   }
+}
+
+/** The command-line form: `lifeboat inspect <disk-or-image> [--json]`. */
+export async function inspectCli(argv: readonly string[], ctx: CliContext): Promise<number> {
+  const parsed = parseArgs(argv, INSPECT_SPEC);
+  if (parsed.flags.has('help')) {
+    ctx.out(`${TEXT.help.inspect}\n`);
+    return EXIT.ok;
+  }
+  const [target] = positionals(parsed, 'inspect', ['the disk or image to inspect']);
+  await inspectCommand(target!, parsed.flags.has('json'), (text) => ctx.out(`${text}\n`));
+  return EXIT.ok;
 }
