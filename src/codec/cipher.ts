@@ -26,6 +26,13 @@ export class WrongPassphraseError extends LifeboatError {
   }
 }
 
+/** The image is encrypted and no passphrase was given: the front end should ask for one. */
+export class PassphraseNeededError extends LifeboatError {
+  constructor(path: string) {
+    super('PASSPHRASE_NEEDED', `${path} is encrypted: a passphrase is needed`, { path });
+  }
+}
+
 export function deriveKey(passphrase: string, params: KdfParams): Uint8Array {
   const N = 2 ** params.log2N;
   return scryptSync(passphrase.normalize('NFC'), params.salt, KEY_BYTES, { N, r: params.r, p: params.p, maxmem: 256 * N * params.r + (1 << 20) });

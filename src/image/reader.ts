@@ -6,7 +6,7 @@
  */
 import { open as openFile, stat, type FileHandle } from 'node:fs/promises';
 import { CorruptStructureError, DeviceIoError, LifeboatError, UsageError } from '../errors.ts';
-import { deriveKey, verifyKeyCheck, WrongPassphraseError } from '../codec/cipher.ts';
+import { deriveKey, PassphraseNeededError, verifyKeyCheck, WrongPassphraseError } from '../codec/cipher.ts';
 import { defaultCodec, type ZstdCodec } from '../codec/zstd.ts';
 import type { ReadableDevice } from '../device/block-device.ts';
 import { checkRange } from '../device/block-device.ts';
@@ -89,7 +89,7 @@ export class ImageReader {
       const header = await readPartHeader(first);
       let key: Uint8Array | undefined;
       if (header.flags & 1) {
-        if (options.passphrase === undefined) throw new UsageError(`${path} is encrypted: a passphrase is needed`, { path });
+        if (options.passphrase === undefined) throw new PassphraseNeededError(path);
         key = deriveKey(options.passphrase, { log2N: header.scryptLog2N, r: header.scryptR, p: header.scryptP, salt: header.salt });
         if (!verifyKeyCheck(key, header.keyCheckNonce, header.keyCheck)) throw new WrongPassphraseError();
       }

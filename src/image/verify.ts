@@ -56,10 +56,12 @@ export async function verifyImage(path: string, options: VerifyOptions = {}): Pr
     let done = 0;
     const total = [...reader.chunks.values()].reduce((s, c) => s + c.sourceLength, 0);
     let last = 0;
+    const known = new Set(reader.problems);
     for await (const item of reader.scan()) {
       if (options.signal?.aborted) throw new LifeboatError('ABORTED', 'verification was cancelled');
       if ('problem' in item) {
-        problems.push({ where: path, message: item.problem });
+        // An incomplete image was already scanned once when opened: report each problem once.
+        if (!known.has(item.problem)) problems.push({ where: path, message: item.problem });
         continue;
       }
       records++;

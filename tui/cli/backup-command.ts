@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import {
   AbortedError, buildAcquisitionLog, formatAcquisitionLog, LifeboatError, openDiskImage, planBackup, runBackup, UsageError,
   type BackupMode, type BackupOptions, type BackupPlan, type BackupResult, type HashName, type LogVerification, type VerifyReport,
+  DEFAULT_CHUNK, DEFAULT_LEVEL,
 } from '../../src/index.ts';
 import { parseArgs, positionals, type CommandSpec, type ParsedArgs } from './args.ts';
 import { EXIT, type CliContext } from './context.ts';
@@ -32,8 +33,6 @@ export const BACKUP_SPEC: CommandSpec = {
 const FORENSIC_ONLY = ['hash', 'examiner', 'case', 'evidence', 'notes'];
 const MODES: readonly BackupMode[] = ['intelligent', 'sector', 'forensic'];
 // The engine's defaults, spelled out here so the plan can show them.
-const DEFAULT_LEVEL = 3;
-const DEFAULT_CHUNK = 1 << 20;
 
 export interface BackupSettings {
   source: string;

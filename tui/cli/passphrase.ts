@@ -72,7 +72,7 @@ export async function askForImagePassphrase(sources: PassphraseSources, image: s
  * the image. (A dedicated error code in the engine would make this check less indirect.)
  */
 export function isPassphraseNeeded(e: unknown, image: string): boolean {
-  return e instanceof UsageError && e.data.path === image && /encrypted/.test(e.message);
+  return e instanceof LifeboatError && e.code === 'PASSPHRASE_NEEDED' && e.data.path === image;
 }
 
 /**
