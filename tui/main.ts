@@ -10,6 +10,7 @@ import { EXIT, type CliContext } from './cli/context.ts';
 import { infoCommand } from './cli/info-command.ts';
 import { inspectCli, inspectCommand } from './cli/inspect-command.ts';
 import { readHidden } from './cli/passphrase.ts';
+import { restoreCommand } from './cli/restore-command.ts';
 import { verifyCommand } from './cli/verify-command.ts';
 import { demoDisk } from './demo.ts';
 import { TEXT } from './text.ts';
@@ -21,10 +22,11 @@ const COMMANDS: Record<string, Command> = {
   verify: verifyCommand,
   info: infoCommand,
   inspect: inspectCli,
+  restore: restoreCommand,
 };
 
 /** Commands that stop cleanly on Ctrl-C; the others keep Node's default (exit at once). */
-const ABORTABLE = new Set(['backup', 'verify']);
+const ABORTABLE = new Set(['backup', 'verify', 'restore']);
 
 const write = (stream: NodeJS.WriteStream) => (text: string) => {
   stream.write(text);

@@ -1,0 +1,82 @@
+/** `lifeboat restore` as a user runs it: plan, confirmation, the written disk checked by sfdisk and ntfsfix. */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixture } from '../../test/helpers/fixtures.ts';
+import { extractRange, scratchDir, tool } from '../../test/helpers/tools.ts';
+import { digest, lifeboat } from './cli-test-helpers.ts';
+
+const scratch = scratchDir('lifeboat-restore-cli-');
+test.after.always(() => scratch.remove());
+
+let image: Promise<string> | undefined;
+function backupOnce(): Promise<string> {
+  image ??= (async () => {
+    const path = join(scratch.dir, 'bios.lbimg');
+    const run = await lifeboat(['backup', fixture('bios-mbr').image, path, '--threads', '2']);
+    if (run.status !== 0) throw new Error(run.stderr);
+    return path;
+  })();
+  return image;
+}
+
+let n = 0;
+const blank = (size = 128 << 20) => {
+  const path = join(scratch.dir, `target-${n++}.img`);
+  tool('truncate', ['-s', String(size), path]);
+  return path;
+};
+
+test('--dry-run prints the plan and writes nothing', async (t) => {
+  const target = blank();
+  const before = digest(target);
+  const run = await lifeboat(['restore', await backupOnce(), target, '--dry-run']);
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /Restore .*bios\.lbimg to .*target-\d+\.img/);
+  t.regex(run.stdout, /2\s+ntfs\s+Windows\s+17\.0 MiB → 17\.0 MiB\s+64\.0 MiB/);
+  t.regex(run.stdout, /EVERYTHING on .* will be overwritten/);
+  t.is(digest(target), before);
+});
+
+test('without a terminal or --yes nothing is written; a wrong --yes is refused', async (t) => {
+  const target = blank();
+  const before = digest(target);
+  const ask = await lifeboat(['restore', await backupOnce(), target]);
+  t.is(ask.status, 2);
+  t.regex(ask.stderr, new RegExp(`confirm the restore with --yes ${target}`));
+  const wrong = await lifeboat(['restore', await backupOnce(), target, '--yes', '/dev/sda']);
+  t.is(wrong.status, 1);
+  t.regex(wrong.stderr, /"\/dev\/sda" is not .*: nothing was written/);
+  t.is(digest(target), before);
+});
+
+test('--yes TARGET restores: sfdisk and ntfsfix find the disk clean', async (t) => {
+  const target = blank();
+  const run = await lifeboat(['restore', await backupOnce(), target, '--yes', target, '--json']);
+  t.is(run.status, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.is(lines[0].type, 'plan');
+  t.is(lines.at(-1).type, 'result');
+  tool('sfdisk', ['--verify', target]);
+  const { manifest } = fixture('bios-mbr');
+  for (const p of manifest.partitions) {
+    const file = extractRange(target, p.startLba * 512, p.sizeLba * 512, join(scratch.dir, `p${p.index}-${n}.img`));
+    t.regex(tool('ntfsfix', ['-n', file]), /Checking the alternate boot sector\.\.\. OK/);
+  }
+  t.is(readFileSync(target).subarray(510, 512).toString('hex'), '55aa');
+});
+
+test('a target too small is refused with needed and available sizes, exit 1', async (t) => {
+  const target = blank(32 << 20);
+  const before = digest(target);
+  const run = await lifeboat(['restore', await backupOnce(), target, '--yes', target]);
+  t.is(run.status, 1);
+  t.regex(run.stderr, /too small: the image needs 93323264 bytes, the target has 33554432/);
+  t.is(digest(target), before);
+});
+
+test('a missing target file is a usage error that says how to create one', async (t) => {
+  const run = await lifeboat(['restore', await backupOnce(), join(scratch.dir, 'nope.img'), '--yes', 'x']);
+  t.is(run.status, 2);
+  t.regex(run.stderr, /does not exist; for a disk image file, create it first/);
+});
