@@ -149,7 +149,7 @@ test('encrypted, split image: reads back with the passphrase, parts respect the 
   t.teardown(() => reader.close());
   await compareStored(t, device, reader, plan.storedExtents.extents);
   await t.throwsAsync(ImageReader.open(destination, { passphrase: 'wrong' }), { code: 'WRONG_PASSPHRASE' });
-  await t.throwsAsync(ImageReader.open(destination), { code: 'USAGE', message: /encrypted: a passphrase is needed/ });
+  await t.throwsAsync(ImageReader.open(destination), { code: 'PASSPHRASE_NEEDED', message: /encrypted: a passphrase is needed/ });
   await device.close();
 });
 
