@@ -1,61 +1,60 @@
 /**
- * `npm run bench`: Lifeboat against the reference tool, side by side in one run, alternating,
+ * `npm run bench`: Lifeboat against the reference tools, side by side in one run, alternating,
  * printing time ratios and peak RSS. Targets live here, not in timed unit tests.
  *
- *   allocation map of a 1 TiB sparse NTFS volume (mkntfs -Q): Lifeboat vs `ntfsinfo -m`,
- *   both reading all of $Bitmap (32 MiB).
+ *   npm run bench                          every bench below
+ *   npm run bench -- NAME [--rounds N]     one of them
+ *
+ *   allocation-map   allocation map of a 1 TiB sparse NTFS volume: Lifeboat vs `ntfsinfo -m`
+ *   backup           intelligent / forensic backup and verify of a 4 GiB NTFS volume:
+ *                    Lifeboat vs ntfsclone | zstd, zstd -T0, sha256sum, zstd -t
+ *   backup-phases    where Lifeboat's backup time goes (read, zero check, hash, CRC, compress,
+ *                    write), one step at a time in one thread; diagnostic, no reference tool
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { allocationMapBench } from './allocation-map.ts';
+import { backupBench } from './backup.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORK = join(ROOT, '.cache', 'bench');
-const ROUNDS = 5;
 
-interface Sample { seconds: number; maxRssKiB: number; stdout: string }
+const BENCHES: Record<string, { rounds: number; run: (rounds: number) => void; byDefault: boolean }> = {
+  'allocation-map': { rounds: 5, run: (n) => allocationMapBench(ROOT, WORK, n), byDefault: true },
+  backup: { rounds: 5, run: (n) => backupBench(ROOT, WORK, n), byDefault: true },
+  'backup-phases': {
+    rounds: 1, byDefault: false,
+    run: () => {
+      const volume = execFileSync('python3', [join(ROOT, 'scripts', 'bench', 'build-volume.py')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+      for (const mode of ['intelligent', 'forensic']) {
+        execFileSync(process.execPath, [join(ROOT, 'scripts', 'bench', 'phases-probe.ts'), mode, volume, join(WORK, 'phases-scratch')], { stdio: 'inherit' });
+      }
+    },
+  },
+};
 
-function parseTime(text: string): { seconds: number; maxRssKiB: number } {
-  const m = /@@ ([\d.]+) (\d+)/.exec(text);
-  if (!m) throw new Error(`no timing in: ${text}`);
-  return { seconds: Number(m[1]), maxRssKiB: Number(m[2]) };
+function usage(message: string): never {
+  console.error(`${message}\nusage: npm run bench [-- NAME...] [--rounds N]; names: ${Object.keys(BENCHES).join(', ')}`);
+  process.exit(2);
 }
 
-/** Run a command under GNU time (which reports on stderr): wall seconds and the child's peak RSS. */
-function measure(command: string, args: string[]): Sample {
-  const text = execFileSync('sh', ['-c', `/usr/bin/time -f '@@ %e %M' "$@" 2>&1`, 'sh', command, ...args], { encoding: 'utf8' });
-  return { ...parseTime(text), stdout: text };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function allocationMapBench(): void {
-  mkdirSync(WORK, { recursive: true });
-  const image = join(WORK, 'ntfs-1tib.img');
-  if (!existsSync(image)) {
-    execFileSync('truncate', ['-s', '1T', image]);
-    execFileSync('mkntfs', ['-q', '-F', '-Q', image], { stdio: 'ignore' });
+const args = process.argv.slice(2);
+let rounds: number | undefined;
+const names: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--rounds') {
+    rounds = Number(args[++i]);
+    if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds takes a positive integer');
+  } else if (args[i]! in BENCHES) {
+    names.push(args[i]!);
+  } else {
+    usage(`unknown bench or option: ${args[i]}`);
   }
-  const ours: Sample[] = [];
-  const theirs: Sample[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    ours.push(measure(process.execPath, [join(ROOT, 'scripts', 'bench', 'allocation-map-probe.ts'), image]));
-    theirs.push(measure('ntfsinfo', ['-m', image]));
-  }
-  const probe = ours.map((s) => JSON.parse(s.stdout.split('\n')[0]!) as { usedClusters: number; ms: number });
-  const used = probe[0]!.usedClusters;
-  const info = theirs[0]!.stdout;
-  const free = Number(/Free Clusters: (\d+)/.exec(info)![1]);
-  const total = Number(/Volume Size in Clusters: (\d+)/.exec(info)![1]);
-  if (used !== total - free) throw new Error(`used clusters differ: Lifeboat ${used}, ntfsinfo ${total - free}`);
-  const a = median(ours.map((s) => s.seconds));
-  const b = median(theirs.map((s) => s.seconds));
-  console.log('allocation map, 1 TiB sparse NTFS (mkntfs -Q), median of', ROUNDS);
-  console.log(`  Lifeboat  ${a.toFixed(3)} s  peak RSS ${(Math.max(...ours.map((s) => s.maxRssKiB)) / 1024).toFixed(0)} MiB  (Node start-up included)`);
-  console.log(`  Lifeboat  ${(median(probe.map((p) => p.ms)) / 1000).toFixed(3)} s  inside the process (open + $MFT + $Bitmap scan)`);
-  console.log(`  ntfsinfo  ${b.toFixed(3)} s  peak RSS ${(Math.max(...theirs.map((s) => s.maxRssKiB)) / 1024).toFixed(0)} MiB`);
-  console.log(`  ratio Lifeboat/ntfsinfo ${(a / Math.max(b, 0.001)).toFixed(1)}x; used clusters agree: ${used}`);
 }
-
-allocationMapBench();
+const chosen = names.length > 0 ? names : Object.keys(BENCHES).filter((n) => BENCHES[n]!.byDefault);
+chosen.forEach((name, i) => {
+  if (i > 0) console.log('');
+  const bench = BENCHES[name]!;
+  bench.run(rounds ?? bench.rounds);
+});
