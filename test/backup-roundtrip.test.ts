@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, FIXTURE_NAMES, type FixtureName } from './helpers/fixtures.ts';
-import { scratchDir, tool } from './helpers/tools.ts';
+import { extractRange, scratchDir, tool } from './helpers/tools.ts';
 import { MIN_SPLIT } from '../src/image/writer.ts';
 import { openDiskImage, openFilesystem, partitionDevice, ImageReader, planBackup, runBackup, type BackupMode } from '../src/index.ts';
 
@@ -167,4 +167,25 @@ test('an image written by zstd-codec workers reads back with Node\'s codec, and 
   await compareStored(t, device, viaWasm, plan.storedExtents.extents);
   await device.close();
   await other.device.close();
+});
+
+test('a bare NTFS volume (no partition table) is backed up by its allocation, not as an empty disk', async (t) => {
+  const { image, manifest } = fixture('bios-mbr');
+  const win = manifest.partitions.find((p) => p.role === 'windows')!;
+  const scratch = scratchDir();
+  t.teardown(scratch.remove);
+  const volume = extractRange(image, win.startLba * 512, win.sizeLba * 512, join(scratch.dir, 'volume.img'));
+  const device = await openDiskImage(volume);
+  t.teardown(() => device.close());
+  const plan = await planBackup(device, { mode: 'intelligent' });
+  t.is(plan.layout.scheme, 'none');
+  t.is(plan.partitions.length, 1);
+  t.is(plan.partitions[0]!.mode, 'intelligent');
+  t.is(plan.partitions[0]!.usedBytes, (win.reading as { usedClusters: number }).usedClusters * 4096);
+  t.true(plan.storedExtents.bytes > 8 << 20, 'the volume\'s data is planned, not just its first MiB');
+  const destination = join(scratch.dir, 'volume.lbimg');
+  await runBackup(device, plan, { destination, threads: 2 });
+  const reader = await ImageReader.open(destination);
+  t.teardown(() => reader.close());
+  await compareStored(t, device, reader, plan.storedExtents.extents);
 });

@@ -6,6 +6,10 @@ import type { ReadableDevice } from '../device/block-device.ts';
 import { decodeMbr, hasBootSignature, isProtectiveMbr, readMbrLayout } from './mbr.ts';
 import { readGpt } from './gpt.ts';
 import { GPT_TYPE, gptTypeName, mbrTypeName } from './types.ts';
+import { probeBytes, type FilesystemKind } from '../fs/probe.ts';
+
+/** Filesystems whose boot sector can sit in LBA 0 of a device that has no partition table. */
+const VOLUME_KINDS = new Set<FilesystemKind>(['ntfs', 'fat12', 'fat16', 'fat32', 'exfat', 'bitlocker', 'refs']);
 
 export type PartitionScheme = 'mbr' | 'gpt' | 'none';
 
@@ -48,6 +52,18 @@ export async function readDiskLayout(device: ReadableDevice): Promise<DiskLayout
   if (device.size < 512) return { ...base, scheme: 'none', partitions: [], warnings: [] };
   const lba0 = await device.read(0, 512);
   if (!hasBootSignature(lba0)) return { ...base, scheme: 'none', partitions: [], warnings: [] };
+  // A volume without a partition table (a partition's own image, a "superfloppy" stick) also ends
+  // its first sector with 55 AA; its boot code is not a partition table and must not be read as one.
+  const volume = probeBytes(await device.read(0, Math.min(8192, device.size)));
+  if (VOLUME_KINDS.has(volume)) {
+    return {
+      ...base, scheme: 'none', warnings: [],
+      partitions: [{
+        index: 1, startLba: 0, sectorCount: Math.floor(device.size / s), offset: 0, size: Math.floor(device.size / s) * s,
+        type: 'volume', typeName: 'whole device (no partition table)',
+      }],
+    };
+  }
   const mbr = decodeMbr(lba0);
   if (isProtectiveMbr(mbr)) {
     const gpt = await readGpt(device);
