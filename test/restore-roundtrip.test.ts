@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fixture, type FixtureName } from './helpers/fixtures.ts';
 import { extractRange, scratchDir, tool, toolBytes } from './helpers/tools.ts';
 import {
-  ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore, type BackupMode,
+  ExtentList, ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore, type BackupMode,
 } from '../src/index.ts';
 
 const scratch = scratchDir('lifeboat-restore-');
@@ -62,17 +62,27 @@ for (const [name, grow] of [['bios-mbr', 0], ['bios-mbr', 64 << 20], ['uefi-gpt'
     const targetPath = targetFile(manifest.size + grow);
     const { plan, result } = await restore(await imageOf(name), targetPath, s);
     t.true(result.bytesWritten >= plan.dataExtents.bytes);
-    // Every stored data byte equals the source.
+    // Every stored data byte equals the source, wherever its partition now lies. A grown NTFS
+    // volume rewrote its own metadata ($Bitmap, $BadClus, boot sectors): compared by the tools below.
     const source = readFileSync(sourcePath);
     const target = readFileSync(targetPath);
-    for (const e of plan.dataExtents.extents) {
-      t.is(Buffer.compare(source.subarray(e.start, e.start + e.length), target.subarray(e.start, e.start + e.length)), 0, `bytes ${e.start}..${e.start + e.length}`);
+    for (const p of plan.partitions.filter((q) => !q.resize)) {
+      const shift = p.to.offset - p.from.offset;
+      // A moved volume's boot sectors (first and last sectors) carry its new start: checked below.
+      const patched = shift === 0 ? ExtentList.empty : ExtentList.of([{ start: p.to.offset, length: s }, { start: p.to.offset + p.to.size - 4096, length: 4096 }]);
+      for (const e of p.extents.subtract(patched).extents) {
+        t.is(Buffer.compare(source.subarray(e.start - shift, e.start - shift + e.length), target.subarray(e.start, e.start + e.length)), 0,
+          `partition ${p.index}: bytes ${e.start}..${e.start + e.length}`);
+      }
     }
+    if (grow) t.true(plan.partitions.some((p) => p.resize === 'grow'), 'the Windows volume grows into the larger disk');
     if (manifest.scheme === 'gpt' && s === 512) t.regex(tool('sgdisk', ['-v', targetPath]), /No problems found/);
     if (manifest.scheme === 'mbr') tool('sfdisk', ['--verify', targetPath]);
     if (s === 4096) t.is(toolBytes('sh', ['-c', `fdisk -b 4096 -l ${targetPath} 2>&1 >/dev/null`]).length, 0, 'fdisk has no complaint');
     for (const p of manifest.partitions) {
-      const file = extractRange(targetPath, p.startLba * s, p.sizeLba * s, join(scratch.dir, `${name}-p${p.index}-${targets}.img`));
+      const to = plan.partitions.find((q) => q.index === p.index)!.to;
+      const file = extractRange(targetPath, to.offset, to.size, join(scratch.dir, `${name}-p${p.index}-${targets}.img`));
+      if (to.offset !== p.startLba * s && p.fs !== 'none') t.is(readFileSync(file).readUInt32LE(0x1c), to.offset / s, `partition ${p.index}: hidden sectors = new start`);
       if (p.fs === 'ntfs') {
         t.regex(tool('ntfsfix', ['-n', file]), /Checking the alternate boot sector\.\.\. OK/);
         for (const [rel, planted] of Object.entries(p.planted ?? {})) {
@@ -117,7 +127,8 @@ async function refused(t: import('ava').ExecutionContext, imagePath: string, tar
 
 test('refusals write nothing: too small, the image itself, other sector size, no such partition', async (t) => {
   const image = await imageOf('bios-mbr');
-  await refused(t, image, targetFile(60 << 20), 512, {}, /too small: the image needs 93323264 bytes, the target has 62914560/);
+  await refused(t, image, targetFile(60 << 20), 512, {}, /too small: the image needs 93323264 bytes, the target has 62914560 \(partition 2 would have to shrink/);
+  await refused(t, image, targetFile(60 << 20), 512, { resize: false }, /too small: the image needs 93323264 bytes, the target has 62914560/);
   await refused(t, image, image, 512, {}, /is the image being restored/);
   await refused(t, image, targetFile(96 << 20), 4096, {}, /512-byte sectors and .* has 4096-byte sectors/);
   await refused(t, image, targetFile(96 << 20), 512, { partition: 2, targetPartition: 3 }, /has no partition 3 to restore into/);
@@ -207,4 +218,13 @@ test('--new-disk-id: a new MBR signature, or new GPT disk and partition GUIDs, e
       tool('sfdisk', ['--verify', targetPath]);
     }
   }
+});
+
+test('resize: false keeps every offset on a larger disk and leaves the extra space free', async (t) => {
+  const { manifest } = fixture('uefi-gpt');
+  const targetPath = targetFile(manifest.size + (64 << 20));
+  const { plan } = await restore(await imageOf('uefi-gpt'), targetPath, 512, { resize: false });
+  t.false(plan.relayout);
+  for (const p of plan.partitions) t.deepEqual([p.to.offset, p.to.size], [p.from.offset, p.from.size]);
+  t.regex(tool('sgdisk', ['-v', targetPath]), /No problems found/);
 });

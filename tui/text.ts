@@ -41,6 +41,8 @@ const HELP = {
     '      target\'s name as confirmation',
     '      --partition N [--into M]  only image partition N, into the target\'s partition M (default N)',
     '      --zero-free             write zeros where the image holds nothing',
+    '      --keep-layout           on a larger disk keep every partition as it was (default: move',
+    '                              trailing partitions to the end and grow the Windows volume)',
     '      --new-disk-id           new MBR signature / GPT disk and partition GUIDs',
     '      --dry-run               show the plan and stop',
     '      --yes TARGET            confirm without asking (TARGET must be the target as given)',
@@ -80,6 +82,8 @@ export const TEXT = {
     what: (kind: string, mode: string, bytes: string, needed: string, available: string) =>
       `${kind === 'disk' ? 'whole disk' : 'one partition'} from an image in ${mode} mode: ${bytes} to write; needs ${needed}, the target has ${available}`,
     moved: 'moved: boot sectors patched',
+    resized: (how: string, from: string) => `NTFS ${how === 'grow' ? 'grown' : 'shrunk'} from ${from}`,
+    grown: (indices: string) => `NTFS volume(s) grown to fill partition(s) ${indices}`,
     zeroFree: 'free space inside the partitions is zeroed (--zero-free)',
     newDiskId: 'the disk gets a new identity (--new-disk-id)',
     excluded: (index: number, files: string) => `partition ${index}: ${files} not in the image; their first cluster is zeroed`,

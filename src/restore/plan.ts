@@ -9,13 +9,16 @@
  */
 import { realpathSync } from 'node:fs';
 import type { ReadableDevice } from '../device/block-device.ts';
-import { UsageError, LifeboatError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
+import { RestoreRefusedError } from './plan-errors.ts';
+import { fitLayout, reservedTail } from './layout.ts';
 import { ExtentList } from '../fs/extents.ts';
 import { readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
 import type { ImageReader } from '../image/reader.ts';
 
 export interface ImagePartition {
   index: number;
+  clusterSize?: number;
   offset: number;
   size: number;
   filesystem: string;
@@ -31,8 +34,11 @@ export interface RestorePartitionPlan {
   label?: string;
   from: { offset: number; size: number };
   to: { offset: number; size: number; index: number };
-  /** Image bytes written into this partition. */
+  /** Image bytes written into this partition, and where on the target. */
   bytes: number;
+  extents: ExtentList;
+  /** The filesystem is resized to the new partition size. */
+  resize?: 'grow' | 'shrink';
   /** Excluded files whose first cluster is zeroed after the copy. */
   excludedFiles: string[];
 }
@@ -52,6 +58,8 @@ export interface RestorePlan {
   zeroFree: boolean;
   /** Give the restored disk a new identity (MBR signature, or GPT disk and partition GUIDs). */
   newDiskId: boolean;
+  /** Partitions move or change size: the partition table is re-encoded, not copied. */
+  relayout: boolean;
   warnings: string[];
 }
 
@@ -61,17 +69,15 @@ export interface RestoreOptions {
   targetPartition?: number;
   /** Write zeros where the image holds nothing, inside the restored partitions. */
   zeroFree?: boolean;
+  /** Whole-disk restore to another size: move trailing partitions and resize the Windows volume (default true). */
+  resize?: boolean;
   /** New MBR signature or GPT disk/partition GUIDs (whole-disk restore only). */
   newDiskId?: boolean;
   /** Paths of the image's files and of the boot medium: a target that is one of them is refused. */
   protectedPaths?: string[];
 }
 
-export class RestoreRefusedError extends LifeboatError {
-  constructor(message: string, data: Record<string, string | number> = {}) {
-    super('RESTORE_REFUSED', message, data);
-  }
-}
+export { RestoreRefusedError };
 
 interface ImageSummary {
   partitions: ImagePartition[];
@@ -126,38 +132,49 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
   if (options.partition !== undefined) return planPartitionRestore(reader, target, options, summary, stored, image, targetInfo);
 
   const layout = summary.layout;
-  const lastEnd = Math.max(0, ...layout.partitions.map((p) => p.offset + p.size));
-  const tail = gptTail(layout, target.size);
-  const needed = meta.mode === 'forensic' && layout.scheme === 'none' ? source.size
-    : lastEnd + (layout.scheme === 'gpt' ? 33 * layout.sectorSize : 0);
+  const filesystems = new Map(summary.partitions.map((p) => [p.index, { filesystem: p.filesystem, ...(p.clusterSize ? { clusterSize: p.clusterSize } : {}) }]));
+  const moves = fitLayout({ layout, filesystems, stored, sourceSize: source.size, targetSize: target.size, resize: options.resize ?? true, canShrink: false });
+  const lastEnd = Math.max(0, ...moves.map((m) => m.to.offset + m.to.size));
+  const needed = meta.mode === 'forensic' && layout.scheme === 'none' ? source.size : lastEnd + reservedTail(layout);
   if (target.size < needed) {
     throw new RestoreRefusedError(`${target.name} is too small: the image needs ${needed} bytes, the target has ${target.size}`, { needed, available: target.size });
   }
-  if (target.size < source.size) warnings.push(`the target is ${source.size - target.size} bytes smaller than the source; every partition still fits`);
-  if (target.size > source.size) warnings.push(`the target is ${target.size - source.size} bytes larger than the source; the extra space stays unallocated`);
+  const moved = moves.some((m) => m.to.offset !== m.from.offset || m.to.size !== m.from.size);
+  if (target.size < source.size) warnings.push(`the target is ${source.size - target.size} bytes smaller than the source`);
+  if (target.size > source.size && !moved) warnings.push(`the target is ${target.size - source.size} bytes larger than the source; the extra space stays unallocated`);
+  for (const m of moves) {
+    if (m.resize) warnings.push(`partition ${m.index} ${m.resize === 'grow' ? 'grows' : 'shrinks'} from ${m.from.size} to ${m.to.size} bytes`);
+    else if (m.to.offset !== m.from.offset) warnings.push(`partition ${m.index} moves from byte ${m.from.offset} to ${m.to.offset}`);
+  }
   const firstStart = Math.min(source.size, ...layout.partitions.map((p) => p.offset));
-  const tables = ExtentList.of([
+  const sourceTables = ExtentList.of([
     { start: 0, length: firstStart },
     ...layout.partitions.filter((p) => p.tableOffset).map((p) => ({ start: p.tableOffset!, length: layout.sectorSize })),
-    ...(layout.scheme === 'gpt' ? [{ start: lastEnd, length: source.size - lastEnd }] : []),
-  ]);
-  const dataExtents = stored.subtract(tables).clip(target.size);
-  const partitions: RestorePartitionPlan[] = layout.partitions.map((p) => {
-    const m = summary.partitions.find((q) => q.index === p.index);
-    const bytes = dataExtents.intersect(ExtentList.of([{ start: p.offset, length: p.size }])).bytes;
+    ...(layout.scheme === 'gpt' ? [{ start: Math.max(0, ...layout.partitions.map((p) => p.offset + p.size)), length: source.size }] : []),
+  ]).clip(source.size);
+  const partitions: RestorePartitionPlan[] = moves.map((m) => {
+    const meta = summary.partitions.find((q) => q.index === m.index);
+    // A shrinking volume's data all lies below its new end (fitLayout checked); its old tail is not copied.
+    const copied = stored.subtract(sourceTables).intersect(ExtentList.of([{ start: m.from.offset, length: Math.min(m.from.size, m.to.size) }]));
     return {
-      index: p.index, filesystem: m?.filesystem ?? 'unknown', ...(m?.label ? { label: m.label } : {}),
-      from: { offset: p.offset, size: p.size }, to: { offset: p.offset, size: p.size, index: p.index }, bytes,
-      excludedFiles: (m?.excludedFiles ?? []).map((f) => f.path),
+      index: m.index, filesystem: meta?.filesystem ?? 'unknown', ...(meta?.label ? { label: meta.label } : {}),
+      from: m.from, to: { ...m.to, index: m.index }, ...(m.resize ? { resize: m.resize } : {}),
+      bytes: copied.bytes, extents: copied.shift(m.to.offset - m.from.offset),
+      excludedFiles: (meta?.excludedFiles ?? []).map((f) => f.path),
     };
   });
+  // Bytes of the source outside every partition but not tables (forensic images of odd disks).
+  const loose = stored.subtract(sourceTables).subtract(ExtentList.of(layout.partitions.map((p) => ({ start: p.offset, length: p.size }))));
+  const dataExtents = partitions.reduce((acc, p) => acc.union(p.extents), moved ? ExtentList.empty : loose).clip(target.size);
+  const tail = gptTail(layout, target.size);
+  const targetFirst = Math.min(target.size, ...moves.map((m) => m.to.offset));
   const targetTables = ExtentList.of([
-    { start: 0, length: firstStart },
+    { start: 0, length: targetFirst },
     ...layout.partitions.filter((p) => p.tableOffset).map((p) => ({ start: p.tableOffset!, length: layout.sectorSize })),
     ...(tail ? [tail] : []),
   ]);
   return { kind: 'disk', image, target: targetInfo, partitions, dataExtents, tableExtents: targetTables, needed, available: target.size,
-    zeroFree: Boolean(options.zeroFree), newDiskId: Boolean(options.newDiskId), warnings };
+    zeroFree: Boolean(options.zeroFree), newDiskId: Boolean(options.newDiskId), relayout: moved, warnings };
 }
 
 async function planPartitionRestore(reader: ImageReader, target: ReadableDevice, options: RestoreOptions, summary: ImageSummary,
@@ -185,8 +202,9 @@ async function planPartitionRestore(reader: ImageReader, target: ReadableDevice,
     partitions: [{
       index: from.index, filesystem: m?.filesystem ?? 'unknown', ...(m?.label ? { label: m.label } : {}),
       from: { offset: from.offset, size: from.size }, to: { offset: to.offset, size: to.size, index: to.index },
-      bytes: dataExtents.bytes, excludedFiles: (m?.excludedFiles ?? []).map((f) => f.path),
+      bytes: dataExtents.bytes, extents: dataExtents, excludedFiles: (m?.excludedFiles ?? []).map((f) => f.path),
     }],
-    dataExtents, tableExtents: ExtentList.empty, needed: from.size, available: to.size, zeroFree: Boolean(options.zeroFree), newDiskId: false, warnings,
+    dataExtents, tableExtents: ExtentList.empty, needed: from.size, available: to.size, zeroFree: Boolean(options.zeroFree), newDiskId: false,
+    relayout: false, warnings,
   };
 }

@@ -14,13 +14,14 @@ import type { ImageReader } from '../image/reader.ts';
 import { RECORD_TYPE } from '../image/format.ts';
 import { RecordPool } from '../image/record-pool.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { decodeMbr, encodeMbr } from '../partition/mbr.ts';
+import { decodeMbr, encodeMbr, readMbrLayout, type Mbr } from '../partition/mbr.ts';
 import { writeAndVerify } from '../partition/table-write.ts';
 import { readGpt } from '../partition/gpt.ts';
 import { encodeGpt, gptSpec, writeGpt } from '../partition/gpt-encode.ts';
-import { encodeProtectiveMbr } from '../partition/mbr-encode.ts';
+import { encodeProtectiveMbr, mbrLayoutSpec, writeMbrLayout } from '../partition/mbr-encode.ts';
 import { readDiskLayout } from '../partition/disk-layout.ts';
 import { fixVolumePlacement } from './fixups.ts';
+import { growNtfs } from '../fs/ntfs/grow.ts';
 import { RestoreRefusedError, type RestorePlan } from './plan.ts';
 
 export interface RunRestoreOptions {
@@ -44,6 +45,8 @@ export interface RestoreResult {
   bytesWritten: number;
   seconds: number;
   fixedPlacement: number[];
+  /** Partitions whose NTFS volume was grown into a larger partition. */
+  grown: number[];
   zeroedExcluded: string[];
 }
 
@@ -59,7 +62,7 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   const emit = options.onEvent ?? (() => {});
   const heads = ExtentList.of(plan.partitions.map((p) => ({ start: p.to.offset, length: Math.min(VOLUME_HEAD, p.to.size) })));
   const deferred = plan.tableExtents.union(heads);
-  const shift = plan.kind === 'partition' ? plan.partitions[0]!.to.offset - plan.partitions[0]!.from.offset : 0;
+  const inPartitions = plan.partitions.reduce((acc, p) => acc.union(p.extents), ExtentList.empty);
   let written = 0;
   const total = plan.dataExtents.bytes + (plan.zeroFree ? zeroFreeExtents(plan).bytes : 0);
   let last = 0;
@@ -96,18 +99,29 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
       written += n;
       progress();
     };
-    await copyChunks(reader, target, plan.dataExtents.subtract(deferred), shift, pool, onBytes, options.signal);
+    // Each partition's bytes move by its own shift; anything outside partitions stays in place.
+    const pieces = [
+      ...plan.partitions.map((p) => ({ extents: p.extents, shift: p.to.offset - p.from.offset })),
+      { extents: plan.dataExtents.subtract(inPartitions), shift: 0 },
+    ];
+    for (const piece of pieces) await copyChunks(reader, target, piece.extents.subtract(deferred), piece.shift, pool, onBytes, options.signal);
     if (plan.zeroFree) await writeZeros(zeroFreeExtents(plan).subtract(deferred).extents);
-    await copyChunks(reader, target, plan.dataExtents.intersect(heads), shift, pool, onBytes, options.signal);
+    for (const piece of pieces) await copyChunks(reader, target, piece.extents.intersect(heads), piece.shift, pool, onBytes, options.signal);
   } finally {
     await pool.close();
   }
 
   const fixedPlacement: number[] = [];
+  const grown: number[] = [];
   const zeroedExcluded: string[] = [];
   for (const p of plan.partitions) {
     const volume = partitionDevice(target, p.to.offset, p.to.size, `${target.name} partition ${p.to.index}`);
     if (p.to.offset !== p.from.offset && (await fixVolumePlacement(volume, p.to.offset / target.sectorSize))) fixedPlacement.push(p.to.index);
+    if (p.resize === 'grow') {
+      emit({ type: 'phase', phase: 'finish', message: `growing the NTFS volume of partition ${p.to.index} to ${p.to.size} bytes` });
+      await growNtfs(volume, p.to.size);
+      grown.push(p.to.index);
+    }
     if (p.excludedFiles.length > 0) zeroedExcluded.push(...await zeroExcludedHeads(volume, p.excludedFiles));
   }
 
@@ -118,7 +132,7 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   }
   await target.flush();
   if (plan.kind === 'disk') await checkLayout(target, plan);
-  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, zeroedExcluded };
+  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, zeroedExcluded };
 }
 
 function checkAbort(signal: AbortSignal | undefined, target: string): void {
@@ -199,6 +213,7 @@ async function writeTables(reader: ImageReader, target: WritableDevice, plan: Re
   const s = target.sectorSize;
   const sameSize = plan.target.size === plan.image.sourceSize;
   const mbr = decodeMbr(await reader.read(0, 512));
+  if (plan.relayout) return writeNewLayout(reader, target, plan, mbr);
   if (plan.image.scheme !== 'gpt' || (sameSize && !plan.newDiskId)) {
     for (const e of plan.tableExtents.extents) {
       if (e.start + e.length <= plan.image.sourceSize) await target.write(e.start, await reader.read(e.start, e.length));
@@ -225,6 +240,42 @@ async function writeTables(reader: ImageReader, target: WritableDevice, plan: Re
     scheme: 'gpt', oldDiskId: spec.diskGuid, newDiskId: diskGuid,
     partitions: spec.partitions.map((p, i) => ({ index: p.index, oldGuid: p.uniqueGuid, newGuid: renamed[i]!.uniqueGuid })),
   };
+}
+
+/**
+ * Partitions moved or resized: the boot code and gap as they were, then the table encoded anew
+ * with the planned positions (a GPT also gets its backup at the target's end).
+ */
+async function writeNewLayout(reader: ImageReader, target: WritableDevice, plan: RestorePlan, mbr: Mbr): Promise<DiskIdentityChange | undefined> {
+  const s = target.sectorSize;
+  const head = plan.tableExtents.extents[0]!;
+  await target.write(head.start, await reader.read(head.start, Math.min(head.length, plan.image.sourceSize)));
+  const to = new Map(plan.partitions.map((p) => [p.index, p.to]));
+  if (plan.image.scheme === 'gpt') {
+    const spec = gptSpec(await readGpt(reader.device()));
+    const partitions = spec.partitions.map((p) => {
+      const t = to.get(p.index)!;
+      return { ...p, startLba: t.offset / s, endLba: (t.offset + t.size) / s - 1, ...(plan.newDiskId ? { uniqueGuid: randomUUID() } : {}) };
+    });
+    const diskGuid = plan.newDiskId ? randomUUID() : spec.diskGuid;
+    const encoded = encodeGpt({ ...spec, diskGuid, partitions }, { sectorSize: s, diskSectors: Math.floor(target.size / s) });
+    await writeGpt(target, encoded, encodeProtectiveMbr(Math.floor(target.size / s), { bootCode: mbr.bootCode, diskSignature: mbr.diskSignature }));
+    return plan.newDiskId ? {
+      scheme: 'gpt', oldDiskId: spec.diskGuid, newDiskId: diskGuid,
+      partitions: spec.partitions.map((p, i) => ({ index: p.index, oldGuid: p.uniqueGuid, newGuid: partitions[i]!.uniqueGuid })),
+    } : undefined;
+  }
+  const layout = await readMbrLayout(reader.device());
+  const spec = mbrLayoutSpec(layout, s, Math.floor(target.size / s));
+  const primary = layout.mbr.entries.map((_, slot) => {
+    const t = to.get(slot + 1);
+    const base = spec.primary[slot];
+    return base && t ? { ...base, startLba: t.offset / s, sectorCount: t.size / s } : base;
+  });
+  const signature = plan.newDiskId ? newSignature(mbr.diskSignature) : mbr.diskSignature;
+  await writeMbrLayout(target, { ...spec, primary, diskSignature: signature });
+  const hex = (v: number) => v.toString(16).padStart(8, '0');
+  return plan.newDiskId ? { scheme: 'mbr', oldDiskId: hex(mbr.diskSignature), newDiskId: hex(signature), partitions: [] } : undefined;
 }
 
 /** Read the written table back: the partitions must be where the plan put them. */

@@ -33,7 +33,8 @@ test('--dry-run prints the plan and writes nothing', async (t) => {
   const run = await lifeboat(['restore', await backupOnce(), target, '--dry-run']);
   t.is(run.status, 0, run.stderr);
   t.regex(run.stdout, /Restore .*bios\.lbimg to .*target-\d+\.img/);
-  t.regex(run.stdout, /2\s+ntfs\s+Windows\s+17\.0 MiB → 17\.0 MiB\s+64\.0 MiB/);
+  t.regex(run.stdout, /2\s+ntfs\s+Windows\s+17\.0 MiB → 17\.0 MiB\s+103 MiB\s+.*NTFS grown from 64\.0 MiB/);
+  t.regex(run.stdout, /3\s+ntfs\s+Recovery\s+81\.0 MiB → 120 MiB.*moved: boot sectors patched/);
   t.regex(run.stdout, /EVERYTHING on .* will be overwritten/);
   t.is(digest(target), before);
 });
@@ -58,11 +59,11 @@ test('--yes TARGET restores: sfdisk and ntfsfix find the disk clean', async (t) 
   t.is(lines[0].type, 'plan');
   t.is(lines.at(-1).type, 'result');
   tool('sfdisk', ['--verify', target]);
-  const { manifest } = fixture('bios-mbr');
-  for (const p of manifest.partitions) {
-    const file = extractRange(target, p.startLba * 512, p.sizeLba * 512, join(scratch.dir, `p${p.index}-${n}.img`));
+  for (const p of lines[0].partitions as Array<{ index: number; to: { offset: number; size: number } }>) {
+    const file = extractRange(target, p.to.offset, p.to.size, join(scratch.dir, `p${p.index}-${n}.img`));
     t.regex(tool('ntfsfix', ['-n', file]), /Checking the alternate boot sector\.\.\. OK/);
   }
+  t.regex(lines.at(-1).grown.join(','), /2/);
   t.is(readFileSync(target).subarray(510, 512).toString('hex'), '55aa');
 });
 
@@ -79,4 +80,13 @@ test('a missing target file is a usage error that says how to create one', async
   const run = await lifeboat(['restore', await backupOnce(), join(scratch.dir, 'nope.img'), '--yes', 'x']);
   t.is(run.status, 2);
   t.regex(run.stderr, /does not exist; for a disk image file, create it first/);
+});
+
+test('--keep-layout restores a larger disk with every partition where it was', async (t) => {
+  const target = blank();
+  const run = await lifeboat(['restore', await backupOnce(), target, '--yes', target, '--keep-layout']);
+  t.is(run.status, 0, run.stderr);
+  const table = JSON.parse(tool('sfdisk', ['--json', target])).partitiontable;
+  t.deepEqual(table.partitions.map((p: { start: number; size: number }) => [p.start, p.size]),
+    fixture('bios-mbr').manifest.partitions.map((p) => [p.startLba, p.sizeLba]));
 });

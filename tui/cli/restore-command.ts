@@ -20,6 +20,7 @@ export const RESTORE_SPEC: CommandSpec = {
     { name: 'partition', value: true },
     { name: 'into', value: true },
     { name: 'zero-free', value: false },
+    { name: 'keep-layout', value: false },
     { name: 'new-disk-id', value: false },
     { name: 'dry-run', value: false },
     { name: 'yes', value: true },
@@ -37,7 +38,7 @@ export function formatRestorePlan(plan: RestorePlan): string {
   const rows: string[][] = [[...t.columns]];
   for (const p of plan.partitions) {
     rows.push([String(p.index), p.filesystem, p.label ?? '', `${formatBytes(p.from.offset)} → ${formatBytes(p.to.offset)}`,
-      formatBytes(p.to.size), formatBytes(p.bytes), p.to.offset === p.from.offset ? '' : t.moved]);
+      formatBytes(p.to.size), formatBytes(p.bytes), [p.to.offset === p.from.offset ? '' : t.moved, p.resize ? t.resized(p.resize, formatBytes(p.from.size)) : ''].filter(Boolean).join('; ')]);
   }
   const lines = [
     t.heading(plan.image.path, plan.target.name),
@@ -56,6 +57,7 @@ function formatResult(result: RestoreResult): string {
   const t = TEXT.restore;
   const lines = [t.done(formatBytes(result.bytesWritten), result.seconds.toFixed(1))];
   if (result.fixedPlacement.length > 0) lines.push(`  ${t.fixed(result.fixedPlacement.join(', '))}`);
+  if (result.grown.length > 0) lines.push(`  ${t.grown(result.grown.join(', '))}`);
   if (result.zeroedExcluded.length > 0) lines.push(`  ${t.zeroed(result.zeroedExcluded.join(', '))}`);
   if (result.identity) lines.push(`  ${t.identity(result.identity.oldDiskId, result.identity.newDiskId)}`);
   return lines.join('\n');
@@ -83,7 +85,7 @@ export async function restoreCommand(argv: readonly string[], ctx: CliContext): 
     try {
       const plan = await planRestore(reader, target, {
         ...(partition !== undefined ? { partition } : {}), ...(into !== undefined ? { targetPartition: into } : {}),
-        zeroFree: parsed.flags.has('zero-free'), newDiskId: parsed.flags.has('new-disk-id'),
+        zeroFree: parsed.flags.has('zero-free'), newDiskId: parsed.flags.has('new-disk-id'), resize: !parsed.flags.has('keep-layout'),
       });
       const jsonOut = jsonReporter(ctx.out);
       const reporter = json ? jsonOut : textReporter({ write: ctx.err, tty: ctx.stderrIsTty });
