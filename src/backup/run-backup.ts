@@ -83,13 +83,6 @@ function* within(extents: readonly Extent[], from: number, start: number, end: n
   }
 }
 
-const isZero = (b: Uint8Array): boolean => {
-  const words = new BigUint64Array(b.buffer, b.byteOffset, b.length >> 3);
-  for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
-  for (let i = words.length << 3; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
-};
-
 interface TableBytes {
   head: Uint8Array;
   tail?: { offset: number; bytes: Uint8Array };
@@ -163,11 +156,22 @@ export async function runBackup(device: ReadableDevice, plan: BackupPlan, option
     for (const w of plan.warnings) emit({ type: 'warning', message: w });
     await writer.writeMetadata(metadata);
     let sequence = writer.nextSequence();
-    const inFlight: Array<{ record: Promise<Uint8Array>; offset: number; length: number }> = [];
-    const flushOne = async () => {
-      const job = inFlight.shift()!;
-      await writer.writeChunk(await job.record, job.offset, job.length);
+    // Chunks go to the writer strictly in source order (the index lists them so), through a
+    // chain of writes the read loop does not wait on; both queues are bounded by the pool size.
+    const pending: Array<{ record?: Promise<Uint8Array>; offset: number; length: number }> = [];
+    let writing: Promise<void> = Promise.resolve();
+    let backlog = 0;
+    const schedule = () => {
+      const job = pending.shift()!;
+      backlog++;
+      writing = writing.then(async () => {
+        if (job.record) await writer.writeChunk(await job.record, job.offset, job.length);
+        else writer.noteZeroChunk(job.offset, job.length);
+        backlog--;
+      });
+      writing.catch(() => {}); // awaited below; this only keeps a failed write from being "unhandled" meanwhile
     };
+    const zero = Buffer.alloc(chunkSize);
     const extents = plan.storedExtents.extents;
     let first = 0;
     let previousChunk = -1;
@@ -179,25 +183,31 @@ export async function runBackup(device: ReadableDevice, plan: BackupPlan, option
         const start = k * chunkSize;
         const end = Math.min(start + chunkSize, device.size);
         while (first < extents.length && extents[first]!.start + extents[first]!.length <= start) first++;
-        const data = new Uint8Array(end - start);
-        for (const part of within(extents, first, start, end)) {
-          data.set(await device.read(start + part.start, part.length), part.start);
-          done += part.length;
+        const parts = [...within(extents, first, start, end)];
+        let data: Uint8Array;
+        if (parts.length === 1 && parts[0]!.start === 0 && parts[0]!.length === end - start) {
+          data = await device.read(start, end - start); // the whole chunk is wanted: no second copy
+        } else {
+          data = new Uint8Array(end - start);
+          for (const part of parts) data.set(await device.read(start + part.start, part.length), part.start);
         }
+        for (const part of parts) done += part.length;
         for (const h of hashers.values()) h.update(data);
         chunks++;
-        if (isZero(data)) {
-          writer.noteZeroChunk(start, data.length);
+        if (Buffer.compare(data, zero.subarray(0, data.length)) === 0) {
+          pending.push({ offset: start, length: data.length });
           zeroChunks++;
         } else {
-          inFlight.push({ record: pool.encode({ type: RECORD_TYPE.chunk, sourceOffset: start, sequence: sequence++, data, level,
+          pending.push({ record: pool.encode({ type: RECORD_TYPE.chunk, sourceOffset: start, sequence: sequence++, data, level,
             ...(writer.key ? { key: writer.key } : {}), imageId: writer.imageId }), offset: start, length: end - start });
-          if (inFlight.length >= pool.capacity) await flushOne();
         }
+        if (pending.length >= pool.capacity) schedule();
+        if (backlog >= pool.capacity) await writing;
         progress();
       }
     }
-    while (inFlight.length > 0) await flushOne();
+    while (pending.length > 0) schedule();
+    await writing;
 
     const hashes = hashers.size > 0 ? Object.fromEntries([...hashers].map(([name, h]) => [name, h.digest('hex')])) as Partial<Record<HashName, string>> : undefined;
     Object.assign(metadata, {
