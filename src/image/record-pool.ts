@@ -9,7 +9,7 @@ import { fromWire, type WireError } from '../errors.ts';
 import type { RecordInput } from './record.ts';
 import type { DecodeInput, WorkerRequest } from './record-worker.ts';
 
-export const DEFAULT_MAX_THREADS = 4;
+export const DEFAULT_MAX_THREADS = 3;
 
 interface Job {
   resolve(bytes: Uint8Array): void;
@@ -25,8 +25,8 @@ export class RecordPool {
   #broken: Error | undefined;
 
   constructor(options: { threads?: number; codec?: 'node' | 'zstd-codec' } = {}) {
-    // Each worker holds a few chunks and its codec state (~95 MiB measured): four keep a backup
-    // under the 512 MiB target on any machine, and more gave nothing on the bench.
+    // Each worker holds a few chunks and its codec state (~95 MiB measured): three keep a backup
+    // under the 512 MiB target on any machine (four measured 536 MiB), and more gave nothing on the bench.
     const threads = Math.max(1, options.threads ?? Math.min(availableParallelism(), DEFAULT_MAX_THREADS));
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL('./record-worker.ts', import.meta.url), { workerData: { codec: options.codec ?? 'node' } });
