@@ -12,10 +12,10 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, type FixtureName, type Manifest } from '../test/helpers/fixtures.ts';
-import { scratchDir } from '../test/helpers/tools.ts';
+import { scratchDir, readBytes } from '../test/helpers/tools.ts';
 import { ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore } from '../src/index.ts';
 import { addEsp, hashKey, installGrubBios, installGrubUefi, MARKER_END, parseHashes, type HashTarget } from './grub.ts';
 import { bootDisk, type BootResult, type Firmware } from './qemu.ts';
@@ -57,16 +57,6 @@ function copySparse(from: string, to: string): string {
   return to;
 }
 
-function readBytes(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(length);
-    readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** A sparse target whose first 2 MiB hold random bytes: a used disk, not a blank one that happens to match. */
 function targetFile(path: string, size: number): string {

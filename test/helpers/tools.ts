@@ -36,3 +36,15 @@ export function extractRange(image: string, offset: number, length: number, out:
   }
   return out;
 }
+
+/** `length` bytes at `offset` of a file, read directly (not through Lifeboat). */
+export function readBytes(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(length);
+    readSync(fd, b, 0, length, offset);
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -4,9 +4,9 @@
  * by ntfsfix, ntfsresize, ntfsinfo, ntfscat, df and the ntfs-3g driver itself.
  */
 import test from 'ava';
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scratchDir } from '../../../test/helpers/tools.ts';
+import { scratchDir, readBytes } from '../../../test/helpers/tools.ts';
 import { openFileDevice } from '../../device/file-device.ts';
 import { growNtfs, type GrowResult } from './grow.ts';
 import { checkGrown, copyInto, df, fileHash, mkntfs, ntfscatHash, ntfsinfoVolume, plantedNtfs, pseudoRandom, run, runAll, sha256, withNtfs3g } from './test-volumes.ts';
@@ -31,16 +31,6 @@ async function grow(image: string, newSize?: number): Promise<GrowResult> {
   }
 }
 
-function readBytes(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(length);
-    readSync(fd, b, 0, length, offset);
-    return b;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 test('a 64 MiB volume in a 256 MiB partition grows to fill it; ntfs-3g then stores 100 MiB in the added space', async (t) => {
   const { image: base, planted } = await bases.sector512;
