@@ -6,11 +6,12 @@
  *                                            as partition 1 of an MBR disk (volume-disk.ts)
  *   backup-probe.ts forensic VOLUME OUT      the volume file itself as the device, SHA-256
  *   backup-probe.ts verify IMAGE             verifyImage
+ *   backup-probe.ts restore IMAGE TARGET     planRestore + runRestore into an existing target file
  *
  * Options: --threads N (default: the engine's, one per CPU), --chunk-size BYTES (default: the
  * engine's, 1 MiB), for experiments; the bench runs with the defaults.
  */
-import { openFileDevice, planBackup, runBackup, verifyImage, type ReadableDevice } from '../../src/index.ts';
+import { ImageReader, openFileDevice, planBackup, planRestore, runBackup, runRestore, verifyImage, type ReadableDevice } from '../../src/index.ts';
 import { openVolumeAsDisk } from './volume-disk.ts';
 
 const args = process.argv.slice(2);
@@ -27,6 +28,14 @@ if (what === 'verify' && path) {
   const report = await verifyImage(path);
   if (report.problems.length > 0 || !report.complete) throw new Error(`verify found problems: ${JSON.stringify(report.problems.slice(0, 5))}`);
   process.stdout.write(`${JSON.stringify({ records: report.records, chunks: report.chunks, goodBytes: report.goodBytes, seconds: report.seconds, ms: ms() })}\n`);
+} else if (what === 'restore' && path && out) {
+  const reader = await ImageReader.open(path);
+  const target = await openFileDevice(out, { writable: true, sectorSize: reader.metadata.source.sectorSize });
+  const plan = await planRestore(reader, target);
+  const result = await runRestore(reader, target, plan, { confirmTarget: target.name, ...(threads ? { threads } : {}) });
+  await target.close();
+  await reader.close();
+  process.stdout.write(`${JSON.stringify({ bytesWritten: result.bytesWritten, seconds: result.seconds, ms: ms() })}\n`);
 } else if ((what === 'intelligent' || what === 'forensic') && path && out) {
   const device: ReadableDevice = what === 'intelligent' ? await openVolumeAsDisk(path) : await openFileDevice(path);
   const plan = await planBackup(device, { mode: what });
@@ -49,6 +58,6 @@ if (what === 'verify' && path) {
     ms: { plan: planMs, copy: (phases.finish ?? ms()) - (phases.copy ?? planMs), finish: ms() - (phases.finish ?? ms()), total: ms() },
   })}\n`);
 } else {
-  process.stderr.write('usage: backup-probe.ts intelligent|forensic VOLUME OUT [--threads N] | verify IMAGE\n');
+  process.stderr.write('usage: backup-probe.ts intelligent|forensic VOLUME OUT [--threads N] | verify IMAGE | restore IMAGE TARGET\n');
   process.exit(2);
 }

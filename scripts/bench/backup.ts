@@ -4,6 +4,7 @@
  *
  *   intelligent   backup-probe intelligent (level 3)   vs  ntfsclone --save-image -o - VOL | zstd -T0 -3
  *   verify        backup-probe verify (of that image)   vs  zstd -t (of that output)
+ *   restore       backup-probe restore (that image)     vs  zstd -dc (that output) | ntfsclone --restore-image
  *   forensic      backup-probe forensic (SHA-256)       vs  the slower of zstd -T0 -3 < VOL and sha256sum VOL
  *
  * Every command runs under GNU time (wall, peak RSS, CPU); a pipeline also has each member timed,
@@ -33,7 +34,7 @@ interface BackupJson {
 
 interface Run { sample: Sample | PipelineSample; bytes?: number }
 
-const TARGET = { intelligent: 0.8, forensic: 1.0, rssMiB: 512 };
+const TARGET = { intelligent: 0.8, forensic: 1.0, restore: 0.8, rssMiB: 512 };
 // The engine caps its default at DEFAULT_MAX_THREADS workers: what any bigger PC gets.
 const WIDE_THREADS = DEFAULT_MAX_THREADS;
 
@@ -65,7 +66,13 @@ export function backupBench(root: string, work: string, rounds: number): void {
   const forensicImage = join(out, 'forensic.lbimg');
   const zstdOut = join(out, 'volume.zst');
 
-  const runs: Record<string, Run[]> = { intelligent: [], ntfsclone: [], verify: [], zstdTest: [], forensic: [], zstd: [], sha256sum: [] };
+  const runs: Record<string, Run[]> = { intelligent: [], ntfsclone: [], verify: [], zstdTest: [], restore: [], ntfscloneRestore: [], forensic: [], zstd: [], sha256sum: [] };
+  const restoreTarget = join(out, 'restored.img');
+  // A fresh sparse target for each restore, made before the timer starts.
+  const blankTarget = (size: number) => {
+    rmSync(restoreTarget, { force: true });
+    execFileSync('truncate', ['-s', String(size), restoreTarget]);
+  };
   const json: Record<'intelligent' | 'forensic', BackupJson[]> = { intelligent: [], forensic: [] };
   const hashes: string[] = [];
 
@@ -94,6 +101,19 @@ export function backupBench(root: string, work: string, rounds: number): void {
     pair(round,
       () => timed('verify', () => measure(process.execPath, [probe, 'verify', image])),
       () => timed('zstdTest', () => measure('zstd', ['-t', '-q', cloneOut])));
+    pair(round,
+      () => {
+        blankTarget(volumeSize + MIB); // the image is of the volume behind a 1 MiB MBR (volume-disk.ts)
+        timed('restore', () => measure(process.execPath, [probe, 'restore', image, restoreTarget]));
+      },
+      () => {
+        blankTarget(volumeSize);
+        timed('ntfscloneRestore', () => measurePipeline([
+          { name: 'zstd', command: `zstd -dc -q ${quote(cloneOut)}` },
+          { name: 'ntfsclone', command: `ntfsclone --restore-image --overwrite ${quote(restoreTarget)} - >/dev/null 2>>${quote(cloneLog)}` },
+        ], ''));
+      });
+    rmSync(restoreTarget, { force: true });
     rmSync(image);
     rmSync(cloneOut);
     pair(round,
@@ -159,6 +179,11 @@ export function backupBench(root: string, work: string, rounds: number): void {
   console.log(`    Lifeboat verify             ${span('verify')}  CPU ${fmtS(cpu('verify'))}  peak RSS ${mib(rss('verify'))}`);
   console.log(`    zstd -t                     ${span('zstdTest')}  CPU ${fmtS(cpu('zstdTest'))}  peak RSS ${mib(rss('zstdTest'))}`);
   console.log(`    ratio ${(t('verify') / t('zstdTest')).toFixed(2)}x (no target)`);
+  const restoreRatio = t('restore') / t('ntfscloneRestore');
+  console.log('  restore of those images to a new (sparse) target file');
+  console.log(`    Lifeboat restore            ${span('restore')}  CPU ${fmtS(cpu('restore'))}  peak RSS ${mib(rss('restore'))}  (writes ${fmtMB(p.storedBytes)}, fsyncs)`);
+  console.log(`    zstd -dc | ntfsclone -r     ${span('ntfscloneRestore')}  CPU ${fmtS(cpu('ntfscloneRestore'))}  peak RSS zstd ${mib(memberRss('ntfscloneRestore', 'zstd'))}, ntfsclone ${mib(memberRss('ntfscloneRestore', 'ntfsclone'))}  (writes ${fmtMB(used)})`);
+  console.log(`    ratio ${restoreRatio.toFixed(2)}x (target <= ${TARGET.restore}x: ${verdict(restoreRatio <= TARGET.restore)})`);
   console.log('  forensic backup, whole volume, SHA-256');
   console.log(`    Lifeboat                    ${span('forensic')}  CPU ${fmtS(cpu('forensic'))}  image ${fmtMB(size('forensic'))}  peak RSS ${mib(rss('forensic'))}`);
   console.log(`      inside: copy ${fmtS(phase('forensic', 'copy'))}, finish ${fmtS(phase('forensic', 'finish'))}`);
