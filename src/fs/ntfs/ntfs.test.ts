@@ -10,9 +10,16 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 const NTFS_FIXTURES = ['bios-mbr', 'uefi-gpt', 'ntfs-4k', 'ntfs-stress'] as const;
 
+/** Disks opened by the tests, closed when the file is done (not left to the garbage collector). */
+const opened: Array<{ close(): Promise<void> }> = [];
+test.after.always(async () => {
+  await Promise.all(opened.map((d) => d.close()));
+});
+
 async function open(name: FixtureName, p: ManifestPartition): Promise<NtfsVolume> {
   const { image, manifest } = fixture(name);
   const disk = await openFileDevice(image, { sectorSize: manifest.sectorSize });
+  opened.push(disk);
   return openNtfs(partitionDevice(disk, p.startLba * manifest.sectorSize, p.sizeLba * manifest.sectorSize));
 }
 
