@@ -10,7 +10,7 @@ import { ExtentList } from '../fs/extents.ts';
 import { openFilesystem } from '../fs/open-filesystem.ts';
 import { probeFilesystem, type FilesystemKind } from '../fs/probe.ts';
 import { diffAreaFiles, excludedFiles, type SpecialFile } from '../fs/windows-files.ts';
-import { containerKind, readDiskLayout, type DiskLayout, type Partition } from '../partition/disk-layout.ts';
+import { containerKind, gptBackupBytes, readDiskLayout, type DiskLayout, type Partition } from '../partition/disk-layout.ts';
 
 export type BackupMode = 'intelligent' | 'sector' | 'forensic';
 export const BACKUP_MODES: readonly BackupMode[] = ['intelligent', 'sector', 'forensic'];
@@ -59,9 +59,9 @@ const MIB = 1 << 20;
 
 function gptBackupArea(layout: DiskLayout, size: number): { start: number; length: number } | undefined {
   if (layout.scheme !== 'gpt') return undefined;
-  // The backup entry array and header sit in the last 33 sectors (6 on 4Kn), past the last partition.
+  // The backup entry array and header sit at the disk's end (gptBackupBytes), past the last partition.
   const lastEnd = Math.max(0, ...layout.partitions.map((p) => p.offset + p.size));
-  const start = Math.max(lastEnd, size - 33 * layout.sectorSize);
+  const start = Math.max(lastEnd, size - gptBackupBytes(layout));
   return { start, length: size - start };
 }
 

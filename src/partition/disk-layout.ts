@@ -93,3 +93,11 @@ export function containerKind(p: Partition): 'ldm' | 'storage-spaces' | undefine
   if (p.type === GPT_TYPE.storageSpaces) return 'storage-spaces';
   return undefined;
 }
+
+/**
+ * Bytes a GPT keeps past its last partition for the backup entry array and header (the last
+ * 33 sectors of a 512-byte disk; the same count of sectors is reserved on 4Kn); 0 for MBR.
+ */
+export function gptBackupBytes(layout: Pick<DiskLayout, 'scheme' | 'sectorSize'>): number {
+  return layout.scheme === 'gpt' ? 33 * layout.sectorSize : 0;
+}

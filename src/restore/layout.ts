@@ -5,7 +5,7 @@
  * between — growing on a larger disk, shrinking on a smaller one when its data still fits.
  */
 import { ExtentList } from '../fs/extents.ts';
-import type { DiskLayout, Partition } from '../partition/disk-layout.ts';
+import { gptBackupBytes, type DiskLayout, type Partition } from '../partition/disk-layout.ts';
 import { RestoreRefusedError } from './plan-errors.ts';
 
 export const ALIGNMENT = 1 << 20;
@@ -33,10 +33,6 @@ export interface FitInput {
 
 const alignDown = (x: number) => Math.floor(x / ALIGNMENT) * ALIGNMENT;
 
-/** Bytes a disk of this scheme keeps after its last partition (the GPT backup area). */
-export function reservedTail(layout: DiskLayout): number {
-  return layout.scheme === 'gpt' ? 33 * layout.sectorSize : 0;
-}
 
 const unchanged = (p: Partition): PartitionMove => ({
   index: p.index, from: { offset: p.offset, size: p.size }, to: { offset: p.offset, size: p.size },
@@ -61,16 +57,16 @@ export function fitLayout(input: FitInput): PartitionMove[] {
   const { layout, targetSize } = input;
   const identity = layout.partitions.map(unchanged);
   const lastEnd = Math.max(0, ...layout.partitions.map((p) => p.offset + p.size));
-  const fitsAsIs = lastEnd + reservedTail(layout) <= targetSize;
+  const fitsAsIs = lastEnd + gptBackupBytes(layout) <= targetSize;
   if (targetSize === input.sourceSize || (!input.resize && fitsAsIs)) return identity;
   const windows = windowsPartition(input);
   const hasLogical = layout.partitions.some((p) => p.logical);
   if (!windows || hasLogical) {
     if (fitsAsIs) return identity;
-    throw new RestoreRefusedError(`the target is too small: the image needs ${lastEnd + reservedTail(layout)} bytes, the target has ${targetSize}` +
-      (hasLogical ? ' (logical partitions are not moved)' : ' (no NTFS volume to shrink)'), { needed: lastEnd + reservedTail(layout), available: targetSize });
+    throw new RestoreRefusedError(`the target is too small: the image needs ${lastEnd + gptBackupBytes(layout)} bytes, the target has ${targetSize}` +
+      (hasLogical ? ' (logical partitions are not moved)' : ' (no NTFS volume to shrink)'), { needed: lastEnd + gptBackupBytes(layout), available: targetSize });
   }
-  const usableEnd = alignDown(targetSize - reservedTail(layout));
+  const usableEnd = alignDown(targetSize - gptBackupBytes(layout));
   const trailing = layout.partitions.filter((p) => p.offset > windows.offset).sort((a, b) => a.offset - b.offset);
   const moves = new Map<number, PartitionMove>(layout.partitions.map((p) => [p.index, unchanged(p)]));
   let cursor = usableEnd;
@@ -81,7 +77,7 @@ export function fitLayout(input: FitInput): PartitionMove[] {
   }
   const size = cursor - windows.offset;
   if (size < windows.size && !input.canShrink) {
-    const asIs = lastEnd + reservedTail(layout);
+    const asIs = lastEnd + gptBackupBytes(layout);
     throw new RestoreRefusedError(`the target is too small: the image needs ${asIs} bytes, the target has ${targetSize} ` +
       `(partition ${windows.index} would have to shrink, which is not supported yet)`, { needed: asIs, available: targetSize });
   }

@@ -11,9 +11,9 @@ import { realpathSync } from 'node:fs';
 import type { ReadableDevice } from '../device/block-device.ts';
 import { UsageError } from '../errors.ts';
 import { RestoreRefusedError } from './plan-errors.ts';
-import { fitLayout, reservedTail } from './layout.ts';
+import { fitLayout } from './layout.ts';
 import { ExtentList } from '../fs/extents.ts';
-import { readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
+import { gptBackupBytes, readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
 import type { ImageReader } from '../image/reader.ts';
 
 export interface ImagePartition {
@@ -99,8 +99,8 @@ async function summarise(reader: ImageReader): Promise<ImageSummary> {
 }
 
 function gptTail(layout: DiskLayout, size: number): { start: number; length: number } | undefined {
-  if (layout.scheme !== 'gpt') return undefined;
-  return { start: size - 33 * layout.sectorSize, length: 33 * layout.sectorSize };
+  const length = gptBackupBytes(layout);
+  return length > 0 ? { start: size - length, length } : undefined;
 }
 
 export async function planRestore(reader: ImageReader, target: ReadableDevice, options: RestoreOptions = {}): Promise<RestorePlan> {
@@ -135,7 +135,7 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
   const filesystems = new Map(summary.partitions.map((p) => [p.index, { filesystem: p.filesystem, ...(p.clusterSize ? { clusterSize: p.clusterSize } : {}) }]));
   const moves = fitLayout({ layout, filesystems, stored, sourceSize: source.size, targetSize: target.size, resize: options.resize ?? true, canShrink: false });
   const lastEnd = Math.max(0, ...moves.map((m) => m.to.offset + m.to.size));
-  const needed = meta.mode === 'forensic' && layout.scheme === 'none' ? source.size : lastEnd + reservedTail(layout);
+  const needed = meta.mode === 'forensic' && layout.scheme === 'none' ? source.size : lastEnd + gptBackupBytes(layout);
   if (target.size < needed) {
     throw new RestoreRefusedError(`${target.name} is too small: the image needs ${needed} bytes, the target has ${target.size}`, { needed, available: target.size });
   }
