@@ -9,10 +9,10 @@
  */
 import { DataStream } from './data-stream.ts';
 import { clusterOwners, type ClusterRange } from './cluster-owners.ts';
-import { cannotGrow, dataAttribute, loadMetadataRecord, rewriteDataAttribute, type RecordChange } from './metadata-record.ts';
+import { cannotGrow, dataAttribute, loadMetadataRecord, rewriteDataAttribute, type MetadataRecord, type RecordChange, type Refusal } from './metadata-record.ts';
 import type { NtfsVolume } from './ntfs-volume.ts';
 import { CorruptStructureError } from '../../errors.ts';
-import { ATTR } from './record.ts';
+import { ATTR, type NonResidentAttr } from './record.ts';
 import { joinAdjacentRuns } from './runlist-encode.ts';
 import type { Run } from './runlist.ts';
 
@@ -91,20 +91,32 @@ async function place(vol: NtfsVolume, afterLast: number, extra: number, newClust
   return { range: { lcn, length: extra }, placement: 'added-space', warnings };
 }
 
-export async function planBitmap(vol: NtfsVolume, newClusters: number): Promise<BitmapPlan> {
+/**
+ * $Bitmap's record and its `$DATA`, checked to be one that can be rewritten in place: not
+ * compressed, encrypted or sparse, allocated size matching its runs, data size covering every
+ * cluster, fully initialized. Refusals go through `refuse` (growNtfs's or shrinkNtfs's wording).
+ */
+export async function loadBitmapAttribute(vol: NtfsVolume, refuse: Refusal = cannotGrow): Promise<{ rec: MetadataRecord; attr: NonResidentAttr; allocatedClusters: number }> {
   const g = vol.geometry;
-  const cs = g.clusterSize;
-  const rec = await loadMetadataRecord(vol, BITMAP_RECORD, '$Bitmap');
+  const rec = await loadMetadataRecord(vol, BITMAP_RECORD, '$Bitmap', g.clusters, refuse);
   const attr = dataAttribute(rec, '$Bitmap', '');
   const where = (why: string) => new CorruptStructureError('$Bitmap', attr.offset, why);
-  if (attr.flags & COMPRESSED_ENCRYPTED_SPARSE) throw cannotGrow('bitmap-flags', `$Bitmap's $DATA has flags 0x${attr.flags.toString(16)} (compressed, encrypted or sparse)`);
+  if (attr.flags & COMPRESSED_ENCRYPTED_SPARSE) throw refuse('bitmap-flags', `$Bitmap's $DATA has flags 0x${attr.flags.toString(16)} (compressed, encrypted or sparse)`);
   if (attr.runs.some((r) => r.lcn === null)) throw where('has a sparse run');
   const allocatedClusters = attr.runs.reduce((s, r) => s + r.length, 0);
-  if (attr.allocatedSize !== allocatedClusters * cs) throw where(`allocated size ${attr.allocatedSize} differs from its ${allocatedClusters} clusters`);
+  if (attr.allocatedSize !== allocatedClusters * g.clusterSize) throw where(`allocated size ${attr.allocatedSize} differs from its ${allocatedClusters} clusters`);
   if (attr.dataSize < Math.ceil(g.clusters / 8) || attr.dataSize > attr.allocatedSize) {
     throw where(`data size ${attr.dataSize} does not fit ${g.clusters} clusters and ${attr.allocatedSize} allocated bytes`);
   }
-  if (attr.initializedSize !== attr.dataSize) throw cannotGrow('bitmap-initialized', `$Bitmap's initialized size ${attr.initializedSize} differs from its data size ${attr.dataSize}`);
+  if (attr.initializedSize !== attr.dataSize) throw refuse('bitmap-initialized', `$Bitmap's initialized size ${attr.initializedSize} differs from its data size ${attr.dataSize}`);
+  return { rec, attr, allocatedClusters };
+}
+
+export async function planBitmap(vol: NtfsVolume, newClusters: number): Promise<BitmapPlan> {
+  const g = vol.geometry;
+  const cs = g.clusterSize;
+  const { rec, attr, allocatedClusters } = await loadBitmapAttribute(vol);
+  const where = (why: string) => new CorruptStructureError('$Bitmap', attr.offset, why);
 
   const newSize = Math.max(attr.dataSize, bitmapSizeFor(newClusters));
   const extra = Math.ceil(newSize / cs) - allocatedClusters;

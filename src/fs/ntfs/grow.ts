@@ -83,7 +83,7 @@ export async function planNtfsGrow(volume: ReadableDevice, newSize: number): Pro
   const newClusters = Math.floor(newNumberOfSectors / spc);
   const oldBytes = (g.numberOfSectors + 1) * g.bytesPerSector;
   if (newNumberOfSectors < g.numberOfSectors) {
-    throw cannotGrow('smaller', `new size ${newSize} bytes is smaller than the volume (${oldBytes} bytes with its backup boot sector); shrinking is not supported`,
+    throw cannotGrow('smaller', `new size ${newSize} bytes is smaller than the volume (${oldBytes} bytes with its backup boot sector); shrinkNtfs makes a volume smaller`,
       { newSize, volumeBytes: oldBytes });
   }
   if (newClusters <= g.clusters) {
@@ -131,7 +131,7 @@ export async function planNtfsGrow(volume: ReadableDevice, newSize: number): Pro
 }
 
 /** The new boot sector may differ from the old one only in its number of sectors. */
-function checkBootSector(oldBoot: Uint8Array, bootSector: Uint8Array, newSize: number, newClusters: number): void {
+export function checkBootSector(oldBoot: Uint8Array, bootSector: Uint8Array, newSize: number, newClusters: number): void {
   const f = NtfsBootSector.fields.numberOfSectors;
   for (let i = 0; i < bootSector.length; i++) {
     if ((i < f.offset || i >= f.offset + f.size) && bootSector[i] !== oldBoot[i]) {
@@ -145,14 +145,14 @@ function checkBootSector(oldBoot: Uint8Array, bootSector: Uint8Array, newSize: n
 }
 
 /** $MFTMirr mirrors as many records as its data holds (4, or a whole cluster of them). */
-async function mirrorShape(vol: NtfsVolume): Promise<{ records: number; runs: Run[] }> {
+export async function mirrorShape(vol: NtfsVolume): Promise<{ records: number; runs: Run[] }> {
   const stream = vol.mft.openStream(await vol.mft.file(RECORD.mftMirr), ATTR.data, '');
   if (!(stream instanceof DataStream)) throw new CorruptStructureError('$MFTMirr', vol.mft.recordOffset(RECORD.mftMirr), 'has no non-resident $DATA');
   return { records: Math.floor(stream.shape.initializedSize / vol.geometry.mftRecordSize), runs: stream.shape.runs };
 }
 
 /** Runs cut to the first `clusters` VCNs. */
-function truncateRuns(runs: readonly Run[], clusters: number): Run[] {
+export function truncateRuns(runs: readonly Run[], clusters: number): Run[] {
   return runs.filter((r) => r.vcn < clusters).map((r) => ({ ...r, length: Math.min(r.length, clusters - r.vcn) }));
 }
 

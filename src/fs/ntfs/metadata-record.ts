@@ -1,6 +1,6 @@
 /**
  * Changing one non-resident attribute of a metadata file's record ($Bitmap, $BadClus) for
- * `growNtfs`: load the record (which must hold all its attributes itself), rewrite the
+ * `growNtfs` and `shrinkNtfs`: load the record (which must hold all its attributes itself), rewrite the
  * attribute's runs and sizes, encode the fixups, and decode the result again to check that the
  * attribute reads as intended and nothing else in the record changed (STYLE #7).
  */
@@ -9,9 +9,22 @@ import type { NtfsVolume } from './ntfs-volume.ts';
 import { attributeSlots, encodeFixups, rewriteNonResident, withFixupsApplied, type NonResidentChange } from './record-write.ts';
 import { ATTR, decodeRecord, type Attribute, type FileRecord, type NonResidentAttr } from './record.ts';
 
+/** A refusal made before anything is written; `data.reason` names it for callers. */
+export type Refusal = (reason: string, message: string, data?: ErrorData) => UsageError;
+
 /** A refusal of growNtfs, before anything is written; `data.reason` names it for callers. */
-export const cannotGrow = (reason: string, message: string, data: ErrorData = {}): UsageError =>
+export const cannotGrow: Refusal = (reason, message, data = {}) =>
   new UsageError(`cannot grow the NTFS volume: ${message}`, { reason, ...data });
+
+/**
+ * A refusal of shrinkNtfs, before anything is written. The message names the device and the
+ * new size when `data` carries them (`device`, `newSize`).
+ */
+export const cannotShrink: Refusal = (reason, message, data = {}) => {
+  const on = typeof data.device === 'string' ? ` on ${data.device}` : '';
+  const to = typeof data.newSize === 'number' ? ` to ${data.newSize} bytes` : '';
+  return new UsageError(`cannot shrink the NTFS volume${on}${to}: ${message}`, { reason, ...data });
+};
 
 export interface MetadataRecord {
   recordNumber: number;
@@ -30,15 +43,16 @@ export interface RecordChange {
 /**
  * Record `n` of metadata file `file`, its runs checked against `clusterBound` clusters (the
  * volume's own count, or the count it is being grown to when resuming an interrupted grow).
+ * An `$ATTRIBUTE_LIST` is refused through `refuse` (growNtfs's or shrinkNtfs's wording).
  */
-export async function loadMetadataRecord(vol: NtfsVolume, n: number, file: string, clusterBound = vol.geometry.clusters): Promise<MetadataRecord> {
+export async function loadMetadataRecord(vol: NtfsVolume, n: number, file: string, clusterBound = vol.geometry.clusters, refuse: Refusal = cannotGrow): Promise<MetadataRecord> {
   const size = vol.geometry.mftRecordSize;
   const offset = vol.mft.recordOffset(n);
   const raw = await vol.mft.stream.read(n * size, size);
   const decoded = decodeRecord(raw.slice(), n, offset, clusterBound);
   if (!decoded || decoded.baseRecord !== 0) throw new CorruptStructureError(`MFT record ${n}`, offset, `is not the base record of ${file}`);
   if (decoded.attributes.some((a) => a.type === ATTR.attributeList)) {
-    throw cannotGrow('attribute-list', `${file} (MFT record ${n}) has an $ATTRIBUTE_LIST: its attributes span several records, which this tool does not rewrite`, { record: n });
+    throw refuse('attribute-list', `${file} (MFT record ${n}) has an $ATTRIBUTE_LIST: its attributes span several records, which this tool does not rewrite`, { record: n });
   }
   return { recordNumber: n, offset, clean: withFixupsApplied(raw, `MFT record ${n}`, offset), decoded };
 }

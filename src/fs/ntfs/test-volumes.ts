@@ -5,13 +5,14 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { openFileDevice } from '../../device/file-device.ts';
 import type { GrowResult } from './grow.ts';
 import { openNtfs } from './ntfs-volume.ts';
+import type { ShrinkResult } from './shrink.ts';
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -195,3 +196,79 @@ export async function checkGrown(t: ExecutionContext, image: string, r: GrowResu
   for (const [rel, hash] of Object.entries(planted)) t.is(ntfscatHash(image, `/${rel}`), hash, rel);
 }
 
+
+/** `$Bitmap`'s data as ntfscat reads it (inode 6). */
+export function ntfscatBitmap(image: string): Buffer {
+  return execFileSync('ntfscat', ['-f', '-i', '6', image], { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 512 << 20 });
+}
+
+/** The highest cluster below `clusters` whose bit is set in `bitmap` (-1 if none). */
+export function lastSetBit(bitmap: Uint8Array, clusters: number): number {
+  for (let c = clusters - 1; c >= 0; c--) if (bitmap[c >> 3]! & (1 << (c & 7))) return c;
+  return -1;
+}
+
+/** `ntfscluster -c`: the path of the file using cluster `lcn` (`\dir\name`), or undefined. */
+export function ntfsclusterOwner(image: string, lcn: number): string | undefined {
+  const m = /^Inode \d+ (\/.*?)(?:\/\$DATA.*)?$/m.exec(run('ntfscluster', ['-f', '-c', String(lcn), image]));
+  return m ? m[1]!.replaceAll('/', '\\') : undefined;
+}
+
+/** The boot sector's number of sectors (0x28), read directly. */
+export function bootNumberOfSectors(image: string): number {
+  const fd = openSync(image, 'r');
+  try {
+    const b = Buffer.alloc(8);
+    readSync(fd, b, 0, 8, 0x28);
+    return Number(b.readBigUInt64LE(0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * What every shrunk volume must satisfy, judged by the independent tools and by openNtfs.
+ * `image` is the new partition: a file of the new size.
+ */
+export async function checkShrunk(t: ExecutionContext, image: string, r: ShrinkResult, before: Before, planted: Planted): Promise<void> {
+  const fix = runAll('ntfsfix', ['-n', image]);
+  t.is(fix.code, 0, fix.output);
+  t.regex(fix.output, /Mounting volume\.\.\. OK/);
+  t.regex(fix.output, /Checking the alternate boot sector\.\.\. OK/);
+  t.notRegex(fix.output, /BAD|FAILED|error/i, fix.output);
+
+  const resize = runAll('ntfsresize', ['--info', '--force', '--no-progress-bar', image]);
+  t.is(resize.code, 0, resize.output);
+  t.notRegex(resize.output, /ERROR/, resize.output);
+  t.regex(resize.output, new RegExp(`Current volume size: ${r.newClusters * r.clusterSize + r.bytesPerSector} bytes`));
+
+  const info = ntfsinfoVolume(image);
+  t.is(info.clusters, r.newClusters);
+  t.is(before.clusters - info.clusters, r.removedClusters);
+  const freed = r.bitmap.freed.reduce((s, f) => s + f.length, 0);
+  t.is(info.freeClusters, before.free - r.removedClusters + freed, 'free clusters fell by the removed clusters, plus those $Bitmap gave up');
+  const bitmap = ntfscatBitmap(image);
+  t.is(bitmap.length, Math.ceil(r.newClusters / 64) * 8, '$Bitmap is ceil(clusters / 8) bytes rounded up to 8');
+  for (let c = r.newClusters; c < bitmap.length * 8; c++) {
+    if (!(bitmap[c >> 3]! & (1 << (c & 7)))) {
+      t.fail(`padding bit ${c} is clear`);
+      break;
+    }
+  }
+
+  const bad = /Attribute name:\s+'\$Bad'[\s\S]*?Highest VCN:\s+(\d+)[\s\S]*?Data size:\s+(\d+)[\s\S]*?Allocated size:\s+(\d+)/.exec(run('ntfsinfo', ['-v', '-i', '8', image]));
+  t.deepEqual(bad?.slice(1).map(Number), [r.newClusters - 1, r.newClusters * r.clusterSize, r.newClusters * r.clusterSize], '$BadClus:$Bad spans the new volume');
+
+  const dev = await openFileDevice(image);
+  try {
+    const vol = await openNtfs(dev);
+    t.is(vol.geometry.clusters, info.clusters);
+    t.is(await vol.usedClusters(), info.clusters - info.freeClusters);
+    t.is(r.usedClustersAfter, info.clusters - info.freeClusters);
+    t.deepEqual(await dev.read(r.backupBootSectorOffset, r.bytesPerSector), await dev.read(0, r.bytesPerSector));
+    t.is(r.backupBootSectorOffset + r.bytesPerSector, dev.size, 'the backup boot sector is the last sector');
+  } finally {
+    await dev.close();
+  }
+  for (const [rel, hash] of Object.entries(planted)) t.is(ntfscatHash(image, `/${rel}`), hash, rel);
+}
