@@ -42,6 +42,8 @@ export interface DiskLayout {
   /** MBR disk signature as 8 hex digits, or the GPT disk GUID. */
   diskId?: string;
   partitions: Partition[];
+  /** MBR: the extended partition container (not a volume), when there is one. */
+  extended?: { index: number; offset: number; size: number };
   /** Not fatal, but worth telling: a damaged backup GPT, a primary replaced by its backup. */
   warnings: string[];
 }
@@ -77,8 +79,10 @@ export async function readDiskLayout(device: ReadableDevice): Promise<DiskLayout
     };
   }
   const layout = await readMbrLayout(device, mbr);
+  const ext = layout.extended;
   return {
     ...base, scheme: 'mbr', diskId: mbr.diskSignature.toString(16).padStart(8, '0'), warnings: [],
+    ...(ext ? { extended: { index: ext.index, offset: ext.startLba * s, size: ext.sectorCount * s } } : {}),
     partitions: layout.partitions.map((p) => ({
       index: p.index, startLba: p.startLba, sectorCount: p.sectorCount, offset: p.startLba * s, size: p.sectorCount * s,
       type: p.type.toString(16).padStart(2, '0'), typeName: mbrTypeName(p.type), active: p.active, logical: p.logical,

@@ -3,16 +3,22 @@
  * of DESIGN.md before anything is written. It is data — the CLI prints it (`--dry-run`), the
  * TUI shows it, and `runRestore` carries out exactly it.
  *
- * This first step restores a whole disk at the same partition offsets (same size or larger
- * target; smaller when every partition still fits), or one partition into an existing
- * partition of the target at any offset. Growing and shrinking filesystems come later.
+ * A whole disk goes onto a target of the same size, a larger one (the Windows volume grows,
+ * trailing partitions move to the end) or a smaller one (the Windows volume shrinks when all
+ * its allocated clusters lie below its new end); old 63-sector layouts can be realigned to
+ * 1 MiB. One partition can go into an existing partition of the target at any offset.
  */
 import { realpathSync } from 'node:fs';
 import type { ReadableDevice } from '../device/block-device.ts';
 import { UsageError } from '../errors.ts';
 import { RestoreRefusedError } from './plan-errors.ts';
-import { fitLayout } from './layout.ts';
+import { fitLayout, isMisaligned, resizablePartition, type FittedLayout } from './layout.ts';
 import { ExtentList } from '../fs/extents.ts';
+import { partitionDevice } from '../device/partition-device.ts';
+import { ntfsShrinkLimit, planNtfsShrink } from '../fs/ntfs/shrink.ts';
+import { planNtfsGrow } from '../fs/ntfs/grow.ts';
+import { zeroExtendedDevice } from '../device/zero-extended-device.ts';
+import { LifeboatError } from '../errors.ts';
 import { gptBackupBytes, readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
 import type { ImageReader } from '../image/reader.ts';
 
@@ -33,7 +39,8 @@ export interface RestorePartitionPlan {
   filesystem: string;
   label?: string;
   from: { offset: number; size: number };
-  to: { offset: number; size: number; index: number };
+  /** `table`: byte offset of the EBR that describes a logical partition. */
+  to: { offset: number; size: number; index: number; table?: number };
   /** Image bytes written into this partition, and where on the target. */
   bytes: number;
   extents: ExtentList;
@@ -60,6 +67,8 @@ export interface RestorePlan {
   newDiskId: boolean;
   /** Partitions move or change size: the partition table is re-encoded, not copied. */
   relayout: boolean;
+  /** MBR: the extended partition as it is written (re-encoded layouts). */
+  extended?: FittedLayout['extended'];
   warnings: string[];
 }
 
@@ -73,6 +82,8 @@ export interface RestoreOptions {
   resize?: boolean;
   /** New MBR signature or GPT disk/partition GUIDs (whole-disk restore only). */
   newDiskId?: boolean;
+  /** Move partitions not starting on a 1 MiB boundary (old 63-sector layouts) up to the next one. */
+  realign?: boolean;
   /** Paths of the image's files and of the boot medium: a target that is one of them is refused. */
   protectedPaths?: string[];
 }
@@ -129,11 +140,36 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
   if (options.partition !== undefined && options.newDiskId) {
     throw new UsageError('a new disk identity is given to a whole disk; restoring one partition keeps the target disk\'s own');
   }
+  if (options.partition !== undefined && options.realign) {
+    throw new UsageError('realigning moves the partitions of a whole disk; restoring one partition keeps the target\'s partitions where they are');
+  }
   if (options.partition !== undefined) return planPartitionRestore(reader, target, options, summary, stored, image, targetInfo);
 
   const layout = summary.layout;
-  const filesystems = new Map(summary.partitions.map((p) => [p.index, { filesystem: p.filesystem, ...(p.clusterSize ? { clusterSize: p.clusterSize } : {}) }]));
-  const moves = fitLayout({ layout, filesystems, stored, sourceSize: source.size, targetSize: target.size, resize: options.resize ?? true, canShrink: false });
+  const filesystems = new Map(summary.partitions.map((p) => [p.index, { filesystem: p.filesystem }]));
+  const resize = options.resize ?? true;
+  const realign = Boolean(options.realign);
+  if (realign && !isMisaligned(layout)) warnings.push('every partition already starts on a 1 MiB boundary; nothing to realign');
+  const windows = resize ? resizablePartition(layout, filesystems) : undefined;
+  const view = (p: { offset: number; size: number; index: number }) => partitionDevice(reader.device(), p.offset, p.size, `${reader.path} partition ${p.index}`);
+  // Where the Windows volume's data ends decides how far it can shrink: read it from the image.
+  const mayShrink = windows && (target.size < source.size || realign);
+  const minimumSize = mayShrink ? (await ntfsShrinkLimit(view(windows))).minimumSize : undefined;
+  const fitted = fitLayout({ layout, filesystems, sourceSize: source.size, targetSize: target.size, resize, realign,
+    ...(minimumSize !== undefined ? { minimumSize } : {}) });
+  const moves = fitted.moves;
+  for (const m of moves.filter((x) => x.resize)) {
+    // Every refusal of the resizer (dirty volume, journal to replay, clusters in use past the
+    // new end, …) comes now, from the image, before anything is written to the target.
+    const volume = view({ ...m.from, index: m.index });
+    try {
+      if (m.resize === 'shrink') await planNtfsShrink(volume, m.to.size);
+      else await planNtfsGrow(zeroExtendedDevice(volume, m.to.size), m.to.size);
+    } catch (e) {
+      if (!(e instanceof LifeboatError)) throw e;
+      throw new RestoreRefusedError(`partition ${m.index} cannot ${m.resize} to ${m.to.size} bytes: ${e.message}`, { partition: m.index, ...e.data });
+    }
+  }
   const lastEnd = Math.max(0, ...moves.map((m) => m.to.offset + m.to.size));
   const needed = meta.mode === 'forensic' && layout.scheme === 'none' ? source.size : lastEnd + gptBackupBytes(layout);
   if (target.size < needed) {
@@ -154,7 +190,7 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
   ]).clip(source.size);
   const partitions: RestorePartitionPlan[] = moves.map((m) => {
     const meta = summary.partitions.find((q) => q.index === m.index);
-    // A shrinking volume's data all lies below its new end (fitLayout checked); its old tail is not copied.
+    // A shrinking volume's allocated clusters all lie below its new end (planNtfsShrink checked); its old tail is not copied.
     const copied = stored.subtract(sourceTables).intersect(ExtentList.of([{ start: m.from.offset, length: Math.min(m.from.size, m.to.size) }]));
     return {
       index: m.index, filesystem: meta?.filesystem ?? 'unknown', ...(meta?.label ? { label: meta.label } : {}),
@@ -170,11 +206,12 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
   const targetFirst = Math.min(target.size, ...moves.map((m) => m.to.offset));
   const targetTables = ExtentList.of([
     { start: 0, length: targetFirst },
-    ...layout.partitions.filter((p) => p.tableOffset).map((p) => ({ start: p.tableOffset!, length: layout.sectorSize })),
+    ...moves.filter((m) => m.to.table).map((m) => ({ start: m.to.table!, length: layout.sectorSize })),
     ...(tail ? [tail] : []),
   ]);
   return { kind: 'disk', image, target: targetInfo, partitions, dataExtents, tableExtents: targetTables, needed, available: target.size,
-    zeroFree: Boolean(options.zeroFree), newDiskId: Boolean(options.newDiskId), relayout: moved, warnings };
+    zeroFree: Boolean(options.zeroFree), newDiskId: Boolean(options.newDiskId), relayout: moved,
+    ...(fitted.extended ? { extended: fitted.extended } : {}), warnings };
 }
 
 async function planPartitionRestore(reader: ImageReader, target: ReadableDevice, options: RestoreOptions, summary: ImageSummary,

@@ -22,6 +22,7 @@ import { encodeProtectiveMbr, mbrLayoutSpec, writeMbrLayout } from '../partition
 import { readDiskLayout } from '../partition/disk-layout.ts';
 import { fixVolumePlacement } from './fixups.ts';
 import { growNtfs } from '../fs/ntfs/grow.ts';
+import { applyNtfsShrink, planNtfsShrink } from '../fs/ntfs/shrink.ts';
 import { RestoreRefusedError, type RestorePlan } from './plan.ts';
 
 export interface RunRestoreOptions {
@@ -45,8 +46,9 @@ export interface RestoreResult {
   bytesWritten: number;
   seconds: number;
   fixedPlacement: number[];
-  /** Partitions whose NTFS volume was grown into a larger partition. */
+  /** Partitions whose NTFS volume was grown into a larger partition, or shrunk into a smaller one. */
   grown: number[];
+  shrunk: number[];
   zeroedExcluded: string[];
 }
 
@@ -114,14 +116,22 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   const fixedPlacement: number[] = [];
   const grown: number[] = [];
   const zeroedExcluded: string[] = [];
+  const shrunk: number[] = [];
   for (const p of plan.partitions) {
     const volume = partitionDevice(target, p.to.offset, p.to.size, `${target.name} partition ${p.to.index}`);
-    if (p.to.offset !== p.from.offset && (await fixVolumePlacement(volume, p.to.offset / target.sectorSize))) fixedPlacement.push(p.to.index);
+    // Resize first: the shrinker's boot sector comes from the image, so the placement fix-up
+    // below must come after it, and it then finds the backup boot sector at the volume's new end.
     if (p.resize === 'grow') {
       emit({ type: 'phase', phase: 'finish', message: `growing the NTFS volume of partition ${p.to.index} to ${p.to.size} bytes` });
       await growNtfs(volume, p.to.size);
       grown.push(p.to.index);
+    } else if (p.resize === 'shrink') {
+      emit({ type: 'phase', phase: 'finish', message: `shrinking the NTFS volume of partition ${p.to.index} to ${p.to.size} bytes` });
+      const source = partitionDevice(reader.device(), p.from.offset, p.from.size, `${reader.path} partition ${p.index}`);
+      await applyNtfsShrink(volume, await planNtfsShrink(source, p.to.size));
+      shrunk.push(p.to.index);
     }
+    if (p.to.offset !== p.from.offset && (await fixVolumePlacement(volume, p.to.offset / target.sectorSize))) fixedPlacement.push(p.to.index);
     if (p.excludedFiles.length > 0) zeroedExcluded.push(...await zeroExcludedHeads(volume, p.excludedFiles));
   }
 
@@ -132,7 +142,7 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   }
   await target.flush();
   if (plan.kind === 'disk') await checkLayout(target, plan);
-  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, zeroedExcluded };
+  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, shrunk, zeroedExcluded };
 }
 
 function checkAbort(signal: AbortSignal | undefined, target: string): void {
@@ -249,7 +259,10 @@ async function writeTables(reader: ImageReader, target: WritableDevice, plan: Re
 async function writeNewLayout(reader: ImageReader, target: WritableDevice, plan: RestorePlan, mbr: Mbr): Promise<DiskIdentityChange | undefined> {
   const s = target.sectorSize;
   const head = plan.tableExtents.extents[0]!;
-  await target.write(head.start, await reader.read(head.start, Math.min(head.length, plan.image.sourceSize)));
+  // Boot code and the gap before the first partition; where that partition moved up
+  // (realigned), the rest of the new gap stays zero rather than holding its old first sectors.
+  const sourceFirst = Math.min(plan.image.sourceSize, ...plan.partitions.map((p) => p.from.offset));
+  await target.write(head.start, await reader.read(head.start, Math.min(head.length, sourceFirst)));
   const to = new Map(plan.partitions.map((p) => [p.index, p.to]));
   if (plan.image.scheme === 'gpt') {
     const spec = gptSpec(await readGpt(reader.device()));
@@ -267,13 +280,19 @@ async function writeNewLayout(reader: ImageReader, target: WritableDevice, plan:
   }
   const layout = await readMbrLayout(reader.device());
   const spec = mbrLayoutSpec(layout, s, Math.floor(target.size / s));
+  const ext = plan.extended;
   const primary = layout.mbr.entries.map((_, slot) => {
-    const t = to.get(slot + 1);
     const base = spec.primary[slot];
+    const t = ext?.index === slot + 1 ? ext : to.get(slot + 1);
     return base && t ? { ...base, startLba: t.offset / s, sectorCount: t.size / s } : base;
   });
+  const logical = (spec.logical ?? []).map((l, k) => {
+    const t = to.get(5 + k);
+    if (!t || t.table === undefined) throw new LifeboatError('PLAN_MISMATCH', `the plan has no place for logical partition ${5 + k}`, { partition: 5 + k });
+    return { ...l, startLba: t.offset / s, sectorCount: t.size / s, ebrLba: t.table / s };
+  });
   const signature = plan.newDiskId ? newSignature(mbr.diskSignature) : mbr.diskSignature;
-  await writeMbrLayout(target, { ...spec, primary, diskSignature: signature });
+  await writeMbrLayout(target, { ...spec, primary, logical, diskSignature: signature });
   const hex = (v: number) => v.toString(16).padStart(8, '0');
   return plan.newDiskId ? { scheme: 'mbr', oldDiskId: hex(mbr.diskSignature), newDiskId: hex(signature), partitions: [] } : undefined;
 }

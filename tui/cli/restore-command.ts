@@ -22,6 +22,7 @@ export const RESTORE_SPEC: CommandSpec = {
     { name: 'zero-free', value: false },
     { name: 'keep-layout', value: false },
     { name: 'new-disk-id', value: false },
+    { name: 'realign', value: false },
     { name: 'dry-run', value: false },
     { name: 'yes', value: true },
     { name: 'sector-size', value: true },
@@ -58,6 +59,7 @@ function formatResult(result: RestoreResult): string {
   const lines = [t.done(formatBytes(result.bytesWritten), result.seconds.toFixed(1))];
   if (result.fixedPlacement.length > 0) lines.push(`  ${t.fixed(result.fixedPlacement.join(', '))}`);
   if (result.grown.length > 0) lines.push(`  ${t.grown(result.grown.join(', '))}`);
+  if (result.shrunk.length > 0) lines.push(`  ${t.shrunk(result.shrunk.join(', '))}`);
   if (result.zeroedExcluded.length > 0) lines.push(`  ${t.zeroed(result.zeroedExcluded.join(', '))}`);
   if (result.identity) lines.push(`  ${t.identity(result.identity.oldDiskId, result.identity.newDiskId)}`);
   return lines.join('\n');
@@ -86,6 +88,7 @@ export async function restoreCommand(argv: readonly string[], ctx: CliContext): 
       const plan = await planRestore(reader, target, {
         ...(partition !== undefined ? { partition } : {}), ...(into !== undefined ? { targetPartition: into } : {}),
         zeroFree: parsed.flags.has('zero-free'), newDiskId: parsed.flags.has('new-disk-id'), resize: !parsed.flags.has('keep-layout'),
+        realign: parsed.flags.has('realign'),
       });
       const jsonOut = jsonReporter(ctx.out);
       const reporter = json ? jsonOut : textReporter({ write: ctx.err, tty: ctx.stderrIsTty });
