@@ -4,8 +4,9 @@
  * is booted in QEMU (SeaBIOS / OVMF) and GRUB — an NTFS and FAT reader that is not Lifeboat —
  * prints the SHA-256 of files it read from the Windows volume (C:) and the other volumes, which
  * must equal the manifest's planted hashes. Then the copy is backed up with Lifeboat
- * (intelligent mode), restored to a same-size and to a larger disk, and each restored disk must
- * boot the same way and print the same hashes.
+ * (intelligent mode), restored to a same-size, a larger (Windows volume grown) and a smaller
+ * disk (Windows volume shrunk), and each restored disk must boot the same way and print the
+ * same hashes.
  *
  * Missing QEMU, firmware or GRUB files fail the test with the package to install.
  */
@@ -16,7 +17,7 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:f
 import { join } from 'node:path';
 import { fixture, type FixtureName, type Manifest } from '../test/helpers/fixtures.ts';
 import { scratchDir, readBytes } from '../test/helpers/tools.ts';
-import { ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore } from '../src/index.ts';
+import { ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore, type RestorePlan } from '../src/index.ts';
 import { addEsp, hashKey, installGrubBios, installGrubUefi, MARKER_END, parseHashes, type HashTarget } from './grub.ts';
 import { bootDisk, type BootResult, type Firmware } from './qemu.ts';
 
@@ -87,12 +88,14 @@ interface Case {
   timeoutMs: number;
   /** ntfs-4k has no ESP: one is added to the copy (12 MiB after its last partition) to hold GRUB. */
   addEsp?: boolean;
+  /** How much smaller the smaller target is: the free space past the last partition plus what the Windows volume can give up (its data reaches close to its end). */
+  smallerBy: number;
 }
 
 const CASES: Case[] = [
-  { name: 'bios-mbr', firmware: 'bios', timeoutMs: 30_000 },
-  { name: 'uefi-gpt', firmware: 'uefi', timeoutMs: 90_000 },
-  { name: 'ntfs-4k', firmware: 'uefi', timeoutMs: 90_000, addEsp: true },
+  { name: 'bios-mbr', firmware: 'bios', timeoutMs: 30_000, smallerBy: 8 << 20 }, // 7 MiB of it free space past the last partition
+  { name: 'uefi-gpt', firmware: 'uefi', timeoutMs: 90_000, smallerBy: 36 << 20 }, // 31 MiB of it free space past the last partition
+  { name: 'ntfs-4k', firmware: 'uefi', timeoutMs: 90_000, addEsp: true, smallerBy: 8 << 20 },
 ];
 
 const prepared = new Map<FixtureName, Prepared>();
@@ -134,12 +137,13 @@ function prepare({ name, firmware, addEsp: withEsp }: Case): Prepared {
   return p;
 }
 
-async function restore(imagePath: string, targetPath: string, sectorSize: number): Promise<void> {
+async function restore(imagePath: string, targetPath: string, sectorSize: number): Promise<RestorePlan> {
   const reader = await ImageReader.open(imagePath);
   const target = await openFileDevice(targetPath, { writable: true, sectorSize });
   try {
     const plan = await planRestore(reader, target);
     await runRestore(reader, target, plan, { confirmTarget: target.name });
+    return plan;
   } finally {
     await target.close();
     await reader.close();
@@ -174,16 +178,18 @@ for (const c of CASES) {
     await bootsAndHashes(t, p, p.disk, `${c.name} + GRUB (before backup)`, c.timeoutMs);
   });
 
-  for (const grow of [0, 64 << 20]) {
-    const size = grow ? 'a larger (+64 MiB)' : 'a same-size';
+  for (const grow of [0, 64 << 20, -c.smallerBy]) {
+    const size = grow > 0 ? 'a larger (+64 MiB)' : grow < 0 ? `a smaller (−${-grow >> 20} MiB, Windows volume shrunk)` : 'a same-size';
     test(`${c.name} backed up (intelligent) and restored to ${size} disk boots and GRUB reads the same hashes`, async (t) => {
       t.timeout(c.timeoutMs * 3);
       const p = prepare(c);
       const imagePath = await p.image;
       const target = targetFile(join(scratch.dir, c.name, `restored-${grow}.img`), p.manifest.size + grow);
       const started = performance.now();
-      await restore(imagePath, target, p.manifest.sectorSize);
+      const plan = await restore(imagePath, target, p.manifest.sectorSize);
       t.log(`restore to ${size} disk: ${Math.round(performance.now() - started)} ms`);
+      const resized = plan.partitions.filter((q) => q.resize).map((q) => q.resize);
+      t.deepEqual(resized, grow > 0 ? ['grow'] : grow < 0 ? ['shrink'] : [], 'the Windows volume was resized as the disk size asks');
       if (p.bootBytes > 0) {
         // Say precisely what is missing before booting: BIOS GRUB needs the MBR code and the gap as they were.
         const want = readBytes(p.disk, 0, p.bootBytes);
