@@ -6,7 +6,7 @@
  * must equal the manifest's planted hashes. Then the copy is backed up with Lifeboat
  * (intelligent mode), restored to a same-size, a larger (Windows volume grown) and a smaller
  * disk (Windows volume shrunk), and each restored disk must boot the same way and print the
- * same hashes.
+ * same hashes. The 4Kn fixture is also restored onto a disk with 512-byte sectors.
  *
  * Missing QEMU, firmware or GRUB files fail the test with the package to install.
  */
@@ -153,8 +153,8 @@ async function restore(imagePath: string, targetPath: string, sectorSize: number
 const tail = (serial: string) => serial.replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, '').replaceAll('\r', '').slice(-1500);
 
 /** Boot `disk` and check that GRUB printed every planted hash. */
-async function bootsAndHashes(t: import('ava').ExecutionContext, p: Prepared, disk: string, what: string, timeoutMs: number): Promise<BootResult> {
-  const sectorSize = p.manifest.sectorSize === 4096 ? 4096 : 512;
+async function bootsAndHashes(t: import('ava').ExecutionContext, p: Prepared, disk: string, what: string, timeoutMs: number,
+  sectorSize: 512 | 4096 = p.manifest.sectorSize === 4096 ? 4096 : 512): Promise<BootResult> {
   const result = await bootDisk(disk, { firmware: p.firmware, timeoutMs, sectorSize });
   t.log(`${what}: ${p.firmware === 'bios' ? 'SeaBIOS' : 'OVMF'}${sectorSize === 4096 ? ' (virtio-blk, 4096-byte sectors)' : ''} boot to GRUB's halt in ${Math.round(result.ms)} ms`);
   const problem = result.timedOut ? `QEMU was killed after ${timeoutMs} ms` : !result.serial.includes(MARKER_END) ? 'GRUB did not reach the end of its script' : '';
@@ -201,6 +201,16 @@ for (const c of CASES) {
     });
   }
 }
+
+test('ntfs-4k (4096-byte sectors) restored onto a disk with 512-byte sectors boots (OVMF) and GRUB reads the same hashes', async (t) => {
+  const c = CASES.find((x) => x.name === 'ntfs-4k')!;
+  t.timeout(c.timeoutMs * 3);
+  const p = prepare(c);
+  const target = targetFile(join(scratch.dir, c.name, 'restored-512.img'), p.manifest.size);
+  const plan = await restore(await p.image, target, 512);
+  t.deepEqual(plan.sectorSizeChange, { from: 4096, to: 512, partitions: [1, 2] }, 'the NTFS volume and the ESP are rewritten for 512-byte sectors');
+  await bootsAndHashes(t, p, target, 'ntfs-4k restored to 512-byte sectors', c.timeoutMs, 512);
+});
 
 test('control: the bios-mbr disk with its gap (core.img) zeroed does not boot, so a restore that loses the gap fails these tests', async (t) => {
   const p = prepare(CASES[0]!);

@@ -125,12 +125,12 @@ async function refused(t: import('ava').ExecutionContext, imagePath: string, tar
   t.is(fileHash(targetPath), before, 'nothing was written to the target');
 }
 
-test('refusals write nothing: too small, the image itself, other sector size, no such partition', async (t) => {
+test('refusals write nothing: too small, the image itself, a volume that cannot take the other sector size, no such partition', async (t) => {
   const image = await imageOf('bios-mbr');
   await refused(t, image, targetFile(60 << 20), 512, {}, /partition 2 \(ntfs\) cannot shrink to 36700160 bytes: its volume's data needs 65360384 bytes; the target has 62914560 bytes and needs 28660224 more \(91574784 in all\)/);
   await refused(t, image, targetFile(60 << 20), 512, { resize: false }, /too small: the image needs 93323264 bytes, the target has 62914560/);
   await refused(t, image, image, 512, {}, /is the image being restored/);
-  await refused(t, image, targetFile(96 << 20), 4096, {}, /512-byte sectors and .* has 4096-byte sectors/);
+  await refused(t, image, targetFile(96 << 20), 4096, {}, /partition 1: The NTFS volume cannot be converted from 512-byte to 4096-byte sectors/);
   await refused(t, image, targetFile(96 << 20), 512, { partition: 2, targetPartition: 3 }, /has no partition 3 to restore into/);
   await refused(t, image, targetFile(96 << 20), 512, { partition: 2, targetPartition: 1 }, /partition 1 of .* is too small: image partition 2 needs 67108864 bytes/);
   const boot = targetFile(96 << 20);

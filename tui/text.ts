@@ -87,6 +87,7 @@ export const TEXT = {
     resized: (how: string, from: string) => `NTFS ${how === 'grow' ? 'grown' : 'shrunk'} from ${from}`,
     grown: (indices: string) => `NTFS volume(s) grown to fill partition(s) ${indices}`,
     shrunk: (indices: string) => `NTFS volume(s) shrunk to fit partition(s) ${indices}`,
+    converted: (indices: string) => `volume(s) of partition(s) ${indices} rewritten for the target's sector size`,
     zeroFree: 'free space inside the partitions is zeroed (--zero-free)',
     newDiskId: 'the disk gets a new identity (--new-disk-id)',
     excluded: (index: number, files: string) => `partition ${index}: ${files} not in the image; their first cluster is zeroed`,

@@ -19,6 +19,7 @@ import { ntfsShrinkLimit, planNtfsShrink } from '../fs/ntfs/shrink.ts';
 import { planNtfsGrow } from '../fs/ntfs/grow.ts';
 import { zeroExtendedDevice } from '../device/zero-extended-device.ts';
 import { LifeboatError } from '../errors.ts';
+import { planSectorSizeChange, SectorSizeRefusedError } from '../fs/sector-size.ts';
 import { gptBackupBytes, readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
 import type { ImageReader } from '../image/reader.ts';
 
@@ -69,6 +70,8 @@ export interface RestorePlan {
   relayout: boolean;
   /** MBR: the extended partition as it is written (re-encoded layouts). */
   extended?: FittedLayout['extended'];
+  /** The target's logical sector size differs: these partitions' volumes are re-expressed in it. */
+  sectorSizeChange?: { from: number; to: number; partitions: number[] };
   warnings: string[];
 }
 
@@ -129,10 +132,6 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
     }
   }
   if (!reader.complete) throw new RestoreRefusedError(`${reader.path} is incomplete (${reader.problems[0] ?? 'no footer'}); restore refuses to write part of a disk`);
-  if (target.sectorSize !== source.sectorSize) {
-    throw new RestoreRefusedError(`the image comes from a disk with ${source.sectorSize}-byte sectors and ${target.name} has ${target.sectorSize}-byte sectors; ` +
-      'restoring across sector sizes is not supported yet', { imageSectorSize: source.sectorSize, targetSectorSize: target.sectorSize });
-  }
   const summary = await summarise(reader);
   const stored = ExtentList.of(meta.storedExtents.map(([start, length]) => ({ start, length })));
   const warnings: string[] = [];
@@ -155,9 +154,16 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
   // Where the Windows volume's data ends decides how far it can shrink: read it from the image.
   const mayShrink = windows && (target.size < source.size || realign);
   const minimumSize = mayShrink ? (await ntfsShrinkLimit(view(windows))).minimumSize : undefined;
-  const fitted = fitLayout({ layout, filesystems, sourceSize: source.size, targetSize: target.size, resize, realign,
+  const converting = target.sectorSize !== source.sectorSize;
+  // The GPT's backup area is counted in the target's sectors.
+  const fitted = fitLayout({ layout: { ...layout, sectorSize: target.sectorSize }, filesystems, sourceSize: source.size, targetSize: target.size, resize, realign,
     ...(minimumSize !== undefined ? { minimumSize } : {}) });
   const moves = fitted.moves;
+  if (converting && moves.some((m) => m.resize === 'shrink')) {
+    const asIs = Math.max(...layout.partitions.map((p) => p.offset + p.size)) + gptBackupBytes({ scheme: layout.scheme, sectorSize: target.sectorSize });
+    throw new RestoreRefusedError(`${target.name} has ${target.sectorSize}-byte sectors and the image ${source.sectorSize}-byte ones; a volume cannot be shrunk ` +
+      `while its sector size changes: restore to a disk of at least ${asIs} bytes`, { needed: asIs, available: target.size });
+  }
   for (const m of moves.filter((x) => x.resize)) {
     // Every refusal of the resizer (dirty volume, journal to replay, clusters in use past the
     // new end, …) comes now, from the image, before anything is written to the target.
@@ -176,6 +182,10 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
     throw new RestoreRefusedError(`${target.name} is too small: the image needs ${needed} bytes, the target has ${target.size}`, { needed, available: target.size });
   }
   const moved = moves.some((m) => m.to.offset !== m.from.offset || m.to.size !== m.from.size);
+  const sectorSizeChange = converting
+    ? await planSectorSizes(reader, moves, summary.partitions, source.sectorSize, target, fitted.extended)
+    : undefined;
+  if (sectorSizeChange) warnings.push(sectorSizeWarning(sectorSizeChange));
   if (target.size < source.size) warnings.push(`the target is ${source.size - target.size} bytes smaller than the source`);
   if (target.size > source.size && !moved) warnings.push(`the target is ${target.size - source.size} bytes larger than the source; the extra space stays unallocated`);
   for (const m of moves) {
@@ -210,8 +220,8 @@ export async function planRestore(reader: ImageReader, target: ReadableDevice, o
     ...(tail ? [tail] : []),
   ]);
   return { kind: 'disk', image, target: targetInfo, partitions, dataExtents, tableExtents: targetTables, needed, available: target.size,
-    zeroFree: Boolean(options.zeroFree), newDiskId: Boolean(options.newDiskId), relayout: moved,
-    ...(fitted.extended ? { extended: fitted.extended } : {}), warnings };
+    zeroFree: Boolean(options.zeroFree), newDiskId: Boolean(options.newDiskId), relayout: moved || converting,
+    ...(fitted.extended ? { extended: fitted.extended } : {}), ...(sectorSizeChange ? { sectorSizeChange } : {}), warnings };
 }
 
 async function planPartitionRestore(reader: ImageReader, target: ReadableDevice, options: RestoreOptions, summary: ImageSummary,
@@ -233,7 +243,11 @@ async function planPartitionRestore(reader: ImageReader, target: ReadableDevice,
   }
   const m = summary.partitions.find((q) => q.index === from.index);
   const dataExtents = inPartition.shift(to.offset - from.offset);
-  const warnings = to.size > from.size ? [`partition ${to.index} is ${to.size - from.size} bytes larger than the image's; the filesystem keeps its size`] : [];
+  const sectorSizeChange = target.sectorSize !== image.sectorSize
+    ? await planSectorSizes(reader, [{ index: from.index, from, to }], summary.partitions, image.sectorSize, target)
+    : undefined;
+  const warnings: string[] = to.size > from.size ? [`partition ${to.index} is ${to.size - from.size} bytes larger than the image's; the filesystem keeps its size`] : [];
+  if (sectorSizeChange) warnings.push(sectorSizeWarning(sectorSizeChange));
   return {
     kind: 'partition', image, target: targetInfo,
     partitions: [{
@@ -242,6 +256,43 @@ async function planPartitionRestore(reader: ImageReader, target: ReadableDevice,
       bytes: dataExtents.bytes, extents: dataExtents, excludedFiles: (m?.excludedFiles ?? []).map((f) => f.path),
     }],
     dataExtents, tableExtents: ExtentList.empty, needed: from.size, available: to.size, zeroFree: Boolean(options.zeroFree), newDiskId: false,
-    relayout: false, warnings,
+    relayout: false, ...(sectorSizeChange ? { sectorSizeChange } : {}), warnings,
   };
 }
+
+/**
+ * Restoring across logical sector sizes (512 ↔ 4096): every partition (and EBR) must lie on
+ * whole sectors of the target, and each volume must be re-expressible in them
+ * (src/fs/sector-size.ts). A partition holding no filesystem and nothing stored (an MSR) needs
+ * no rewriting. Returns the partitions whose volumes are rewritten.
+ */
+async function planSectorSizes(reader: ImageReader, moves: ReadonlyArray<{ index: number; from: { offset: number; size: number }; to: { offset: number; size: number; table?: number } }>,
+  partitions: ImagePartition[], from: number, target: ReadableDevice, extended?: { offset: number; size: number }): Promise<{ from: number; to: number; partitions: number[] }> {
+  const to = target.sectorSize;
+  const misfit = (what: string, bytes: number) => new RestoreRefusedError(`${target.name} has ${to}-byte sectors and the image ${from}-byte ones: ${what} ` +
+    `(byte ${bytes}) is not a whole number of ${to}-byte sectors; restore to a disk with ${from}-byte sectors`, { imageSectorSize: from, targetSectorSize: to });
+  for (const m of moves) {
+    if (m.to.offset % to !== 0) throw misfit(`partition ${m.index} would start at byte ${m.to.offset}`, m.to.offset);
+    if (m.to.size % to !== 0) throw misfit(`partition ${m.index} is ${m.to.size} bytes long, which`, m.to.size);
+    if (m.to.table !== undefined && m.to.table % to !== 0) throw misfit(`the EBR of partition ${m.index}`, m.to.table);
+  }
+  if (extended && (extended.offset % to !== 0 || extended.size % to !== 0)) throw misfit('the extended partition', extended.offset);
+  const rewritten: number[] = [];
+  for (const m of moves) {
+    const volume = partitionDevice(reader.device(), m.from.offset, m.from.size, `${reader.path} partition ${m.index}`);
+    try {
+      const change = await planSectorSizeChange(volume, to);
+      if (change.writes.length > 0) rewritten.push(m.index);
+    } catch (e) {
+      if (!(e instanceof SectorSizeRefusedError)) throw e;
+      const meta = partitions.find((p) => p.index === m.index);
+      if (e.data.reason === 'unsupported-filesystem' && meta?.storedBytes === 0) continue;
+      throw new RestoreRefusedError(`partition ${m.index}: ${e.message}`, { partition: m.index, ...e.data });
+    }
+  }
+  return { from, to, partitions: rewritten };
+}
+
+const sectorSizeWarning = (c: { from: number; to: number; partitions: number[] }): string =>
+  `the target has ${c.to}-byte sectors, the image ${c.from}-byte ones: ` +
+  (c.partitions.length > 0 ? `the volumes of partition(s) ${c.partitions.join(', ')} are rewritten for ${c.to}-byte sectors` : 'no volume needs rewriting');

@@ -16,13 +16,14 @@ import { RecordPool } from '../image/record-pool.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { decodeMbr, encodeMbr, readMbrLayout, type Mbr } from '../partition/mbr.ts';
 import { writeAndVerify } from '../partition/table-write.ts';
-import { readGpt } from '../partition/gpt.ts';
-import { encodeGpt, gptSpec, writeGpt } from '../partition/gpt-encode.ts';
+import { GPT_ENTRY_SIZE, readGpt } from '../partition/gpt.ts';
+import { encodeGpt, gptSpec, writeGpt, type GptSpec } from '../partition/gpt-encode.ts';
 import { encodeProtectiveMbr, mbrLayoutSpec, writeMbrLayout } from '../partition/mbr-encode.ts';
 import { readDiskLayout } from '../partition/disk-layout.ts';
 import { fixVolumePlacement } from './fixups.ts';
 import { growNtfs } from '../fs/ntfs/grow.ts';
 import { applyNtfsShrink, planNtfsShrink } from '../fs/ntfs/shrink.ts';
+import { applySectorSizeChange, planSectorSizeChange } from '../fs/sector-size.ts';
 import { RestoreRefusedError, type RestorePlan } from './plan.ts';
 
 export interface RunRestoreOptions {
@@ -49,6 +50,8 @@ export interface RestoreResult {
   /** Partitions whose NTFS volume was grown into a larger partition, or shrunk into a smaller one. */
   grown: number[];
   shrunk: number[];
+  /** Partitions whose volumes were rewritten for the target's logical sector size. */
+  converted: number[];
   zeroedExcluded: string[];
 }
 
@@ -117,8 +120,17 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   const grown: number[] = [];
   const zeroedExcluded: string[] = [];
   const shrunk: number[] = [];
+  const converted: number[] = [];
+  const sizeChange = plan.sectorSizeChange;
   for (const p of plan.partitions) {
     const volume = partitionDevice(target, p.to.offset, p.to.size, `${target.name} partition ${p.to.index}`);
+    const source = partitionDevice(reader.device(), p.from.offset, p.from.size, `${reader.path} partition ${p.index}`);
+    if (sizeChange?.partitions.includes(p.index)) {
+      // Before any resize: the grower opens the volume in the target's sector size.
+      emit({ type: 'phase', phase: 'finish', message: `rewriting partition ${p.to.index}'s volume for ${sizeChange.to}-byte sectors` });
+      await applySectorSizeChange(volume, await planSectorSizeChange(source, sizeChange.to));
+      converted.push(p.to.index);
+    }
     // Resize first: the shrinker's boot sector comes from the image, so the placement fix-up
     // below must come after it, and it then finds the backup boot sector at the volume's new end.
     if (p.resize === 'grow') {
@@ -127,11 +139,11 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
       grown.push(p.to.index);
     } else if (p.resize === 'shrink') {
       emit({ type: 'phase', phase: 'finish', message: `shrinking the NTFS volume of partition ${p.to.index} to ${p.to.size} bytes` });
-      const source = partitionDevice(reader.device(), p.from.offset, p.from.size, `${reader.path} partition ${p.index}`);
       await applyNtfsShrink(volume, await planNtfsShrink(source, p.to.size));
       shrunk.push(p.to.index);
     }
-    if (p.to.offset !== p.from.offset && (await fixVolumePlacement(volume, p.to.offset / target.sectorSize))) fixedPlacement.push(p.to.index);
+    const placementChanged = p.to.offset !== p.from.offset || sizeChange !== undefined;
+    if (placementChanged && (await fixVolumePlacement(volume, p.to.offset / target.sectorSize))) fixedPlacement.push(p.to.index);
     if (p.excludedFiles.length > 0) zeroedExcluded.push(...await zeroExcludedHeads(volume, p.excludedFiles));
   }
 
@@ -142,7 +154,7 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   }
   await target.flush();
   if (plan.kind === 'disk') await checkLayout(target, plan);
-  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, shrunk, zeroedExcluded };
+  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, shrunk, converted, zeroedExcluded };
 }
 
 function checkAbort(signal: AbortSignal | undefined, target: string): void {
@@ -262,10 +274,12 @@ async function writeNewLayout(reader: ImageReader, target: WritableDevice, plan:
   // Boot code and the gap before the first partition; where that partition moved up
   // (realigned), the rest of the new gap stays zero rather than holding its old first sectors.
   const sourceFirst = Math.min(plan.image.sourceSize, ...plan.partitions.map((p) => p.from.offset));
-  await target.write(head.start, await reader.read(head.start, Math.min(head.length, sourceFirst)));
+  // In another sector size the old gap holds tables at the wrong places: the new ones are encoded below.
+  if (!plan.sectorSizeChange) await target.write(head.start, await reader.read(head.start, Math.min(head.length, sourceFirst)));
   const to = new Map(plan.partitions.map((p) => [p.index, p.to]));
   if (plan.image.scheme === 'gpt') {
     const spec = gptSpec(await readGpt(reader.device()));
+    if (plan.sectorSizeChange) spec.firstUsableLba = firstUsableIn(spec, plan.image.sectorSize, s);
     const partitions = spec.partitions.map((p) => {
       const t = to.get(p.index)!;
       return { ...p, startLba: t.offset / s, endLba: (t.offset + t.size) / s - 1, ...(plan.newDiskId ? { uniqueGuid: randomUUID() } : {}) };
@@ -295,6 +309,15 @@ async function writeNewLayout(reader: ImageReader, target: WritableDevice, plan:
   await writeMbrLayout(target, { ...spec, primary, logical, diskSignature: signature });
   const hex = (v: number) => v.toString(16).padStart(8, '0');
   return plan.newDiskId ? { scheme: 'mbr', oldDiskId: hex(mbr.diskSignature), newDiskId: hex(signature), partitions: [] } : undefined;
+}
+
+/**
+ * The GPT's first usable LBA in another sector size: the same byte offset rounded up, and never
+ * inside the primary header and entry array.
+ */
+function firstUsableIn(spec: GptSpec, from: number, to: number): number {
+  const arraySectors = Math.ceil((spec.numberOfPartitionEntries ?? 128) * GPT_ENTRY_SIZE / to);
+  return Math.max(Math.ceil(spec.firstUsableLba * from / to), 2 + arraySectors);
 }
 
 /** Read the written table back: the partitions must be where the plan put them. */

@@ -90,3 +90,15 @@ test('--keep-layout restores a larger disk with every partition where it was', a
   t.deepEqual(table.partitions.map((p: { start: number; size: number }) => [p.start, p.size]),
     fixture('bios-mbr').manifest.partitions.map((p) => [p.startLba, p.sizeLba]));
 });
+
+test('--sector-size 512 restores a 4Kn image onto a 512-byte-sector file, says so in the plan and the result', async (t) => {
+  const image = join(scratch.dir, 'ntfs-4k.lbimg');
+  const backup = await lifeboat(['backup', fixture('ntfs-4k').image, image, '--threads', '2']);
+  t.is(backup.status, 0, backup.stderr);
+  const target = blank(fixture('ntfs-4k').manifest.size);
+  const run = await lifeboat(['restore', image, target, '--sector-size', '512', '--yes', target]);
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /the target has 512-byte sectors, the image 4096-byte ones: the volumes of partition\(s\) 1 are rewritten for 512-byte sectors/);
+  t.regex(run.stdout, /volume\(s\) of partition\(s\) 1 rewritten for the target's sector size/);
+  t.regex(tool('sgdisk', ['-v', target]), /No problems found/);
+});

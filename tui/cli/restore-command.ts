@@ -60,6 +60,7 @@ function formatResult(result: RestoreResult): string {
   if (result.fixedPlacement.length > 0) lines.push(`  ${t.fixed(result.fixedPlacement.join(', '))}`);
   if (result.grown.length > 0) lines.push(`  ${t.grown(result.grown.join(', '))}`);
   if (result.shrunk.length > 0) lines.push(`  ${t.shrunk(result.shrunk.join(', '))}`);
+  if (result.converted.length > 0) lines.push(`  ${t.converted(result.converted.join(', '))}`);
   if (result.zeroedExcluded.length > 0) lines.push(`  ${t.zeroed(result.zeroedExcluded.join(', '))}`);
   if (result.identity) lines.push(`  ${t.identity(result.identity.oldDiskId, result.identity.newDiskId)}`);
   return lines.join('\n');
