@@ -11,6 +11,9 @@
  * boots take about 0.5 s (SeaBIOS) and 4 s (OVMF) under TCG, and KVM is not always usable where
  * /dev/kvm exists (nested virtualisation on this project's machines hangs SeaBIOS disk reads and
  * crashes OVMF), so it is opt-in rather than detected.
+ *
+ * Guests that halt instead of powering off (boot code printing a message, test boot sectors)
+ * pass `stopWhen`: QEMU is ended as soon as the serial port shows it, rather than at the timeout.
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +34,13 @@ export interface BootOptions {
   accel?: 'tcg' | 'kvm';
   /** Logical sector size the disk presents; 4096 attaches it as virtio-blk with 4096-byte blocks. */
   sectorSize?: 512 | 4096;
+  /**
+   * SeaBIOS only: mirror the firmware's messages and the guest's INT 10h output to COM1
+   * (default true). false leaves the serial port to what the guest writes to COM1 itself.
+   */
+  biosSerialConsole?: boolean;
+  /** End QEMU as soon as the serial output matches this (checked every 50 ms); `stopped` says so. */
+  stopWhen?: RegExp;
 }
 
 export interface BootResult {
@@ -40,6 +50,8 @@ export interface BootResult {
   ms: number;
   /** QEMU had to be killed at the timeout: the guest did not power off by itself. */
   timedOut: boolean;
+  /** QEMU was ended because the serial output matched `stopWhen`. */
+  stopped: boolean;
   exitCode: number | null;
   /** QEMU's own messages (bad options, missing firmware). */
   stderr: string;
@@ -57,15 +69,19 @@ export function requireEmulator(firmware: Firmware): void {
   if (missing.length > 0) throw new Error(`QEMU boot tests need ${missing.join(', ')}: run scripts/setup-test-deps`);
 }
 
-export function qemuArgs(image: string, firmware: Firmware, accel: 'tcg' | 'kvm', sectorSize: 512 | 4096, dir: string): string[] {
+export function qemuArgs(image: string, firmware: Firmware, accel: 'tcg' | 'kvm', sectorSize: 512 | 4096, dir: string,
+  biosSerialConsole = true): string[] {
   const args = ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-m', '256', '-accel', accel,
     '-serial', `file:${join(dir, 'serial.log')}`];
   if (firmware === 'bios') {
     // Without a display SeaBIOS prints nothing; etc/sercon-port (u16, COM1 = 0x3f8) makes it
     // write its messages ("Booting from Hard Disk...", "No bootable device") to the serial port too.
-    const sercon = join(dir, 'sercon-port');
-    writeFileSync(sercon, Uint8Array.of(0xf8, 0x03));
-    args.push('-machine', 'pc', '-bios', SEABIOS, '-fw_cfg', `name=etc/sercon-port,file=${sercon}`);
+    args.push('-machine', 'pc', '-bios', SEABIOS);
+    if (biosSerialConsole) {
+      const sercon = join(dir, 'sercon-port');
+      writeFileSync(sercon, Uint8Array.of(0xf8, 0x03));
+      args.push('-fw_cfg', `name=etc/sercon-port,file=${sercon}`);
+    }
   } else {
     const vars = join(dir, 'OVMF_VARS.fd');
     copyFileSync(OVMF_VARS, vars);
@@ -120,25 +136,38 @@ async function boot(image: string, options: BootOptions): Promise<BootResult> {
   if (!existsSync(image)) throw new Error(`bootDisk: ${image} does not exist`);
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-qemu-'));
   try {
-    const args = qemuArgs(image, firmware, accel, options.sectorSize ?? 512, dir);
+    const args = qemuArgs(image, firmware, accel, options.sectorSize ?? 512, dir, options.biosSerialConsole ?? true);
+    const log = join(dir, 'serial.log');
+    const printed = () => existsSync(log) ? readFileSync(log, 'latin1') : '';
     const started = performance.now();
     const child = spawn(QEMU, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
     let timedOut = false;
+    let stopped = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
+    const { stopWhen } = options;
+    const poll = stopWhen && setInterval(() => {
+      if (!stopped && stopWhen.test(printed())) {
+        stopped = true;
+        child.kill('SIGKILL');
+      }
+    }, 50);
     const exitCode = await new Promise<number | null>((resolve, reject) => {
       child.on('error', (e) => reject(new Error(`cannot start ${QEMU}: ${e.message}`)));
       child.on('close', (code) => resolve(code));
-    }).finally(() => clearTimeout(timer));
+    }).finally(() => {
+      clearTimeout(timer);
+      if (poll) clearInterval(poll);
+    });
     const ms = performance.now() - started;
-    const log = join(dir, 'serial.log');
-    const serial = existsSync(log) ? readFileSync(log, 'latin1') : '';
-    if (!timedOut && exitCode !== 0) throw new Error(`${QEMU} ${args.join(' ')} exited with ${exitCode}: ${stderr.trim()}\nserial:\n${serial}`);
-    return { serial, ms, timedOut, exitCode, stderr };
+    const serial = printed();
+    if (stopped) timedOut = false; // the match came first; a kill racing the timer is still a match
+    if (!timedOut && !stopped && exitCode !== 0) throw new Error(`${QEMU} ${args.join(' ')} exited with ${exitCode}: ${stderr.trim()}\nserial:\n${serial}`);
+    return { serial, ms, timedOut, stopped, exitCode, stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
