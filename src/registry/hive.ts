@@ -38,6 +38,7 @@ export const MAX_KEY_DEPTH = 512;
 /** Where a value's data lives, for an in-place writer. Offsets are cell offsets (file offset - 4096). */
 export type ValueStorage =
   | { kind: 'inline'; vkOffset: number } // in the vk's data offset field (vk cell body + 0x08)
+  | { kind: 'empty' } // size 0, not inline: no data cell
   | { kind: 'cell'; cellOffset: number }
   | { kind: 'big'; dbOffset: number; segmentsListOffset: number; segments: number[] };
 
@@ -276,7 +277,7 @@ export class Value {
     return this.#data.storage;
   }
 
-  /** Cell offset of the data cell (or of the db record); undefined when the data is inline. */
+  /** Cell offset of the data cell (or of the db record); undefined when the data is inline or empty. */
   get dataCellOffset(): number | undefined {
     const s = this.storage;
     return s.kind === 'cell' ? s.cellOffset : s.kind === 'big' ? s.dbOffset : undefined;
@@ -346,7 +347,7 @@ export class Value {
       return { data: vk.data.subarray(0x08, 0x08 + length), storage: { kind: 'inline', vkOffset: this.cellOffset } };
     }
     const length = dataSize;
-    if (length === 0) return { data: new Uint8Array(0), storage: { kind: 'cell', cellOffset: dataOffset } };
+    if (length === 0) return { data: new Uint8Array(0), storage: { kind: 'empty' } };
     if (length > bins.size) throw this.#fail(`data size ${length} exceeds the ${bins.size} bytes of hive bins`);
     const cell = bins.cell(dataOffset, 'value data', 0);
     if (cell.data.length >= length) return { data: cell.data.subarray(0, length), storage: { kind: 'cell', cellOffset: dataOffset } };
