@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratchDir, toolBytes } from '../../test/helpers/tools.ts';
 import { openHive, REG } from './hive.ts';
-import { buildHive, hexReg, hivexExport, listHive, parseRegExport, sorted } from './test-support.ts';
+import { buildHive, exercise, hexReg, hivexExport, hivexmlRuns, listHive, parseRegExport, rng, sorted } from './test-support.ts';
+import { LifeboatError } from '../errors.ts';
 
 const utf16z = (...strings: string[]) => Buffer.from(strings.map((s) => `${s}\0`).join(''), 'utf16le');
 const BLOB = Uint8Array.from({ length: 20000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
@@ -208,4 +209,57 @@ test('db big data (hand-assembled): hivexget and the reader give the 20000 bytes
   t.is(blob.dataCellOffset, dbOffset);
   if (storage.kind === 'big') t.is(storage.segments.length, 2);
   t.deepEqual(sorted(listHive(openHive(patched, 'db'))), sorted(parseRegExport(hivexExport(patchedFile))));
+});
+
+test('cell offsets equal the byte runs hivexml reports for every key and value (plain, ri and db hives)', (t) => {
+  const { dir, bytes } = built();
+  const variants: Array<[string, Uint8Array]> = [['plain', bytes], ['ri', withRiIndex(bytes)], ['db', withBigData(bytes).bytes]];
+  for (const [label, variant] of variants) {
+    const file = join(dir, `runs-${label}.hive`);
+    writeFileSync(file, variant);
+    const runs = hivexmlRuns(file).keys;
+    let checked = 0;
+    for (const { path, key } of openHive(variant, label).walk()) {
+      const xml = runs.get(`\\${path}`);
+      t.truthy(xml, `${label} ${path}`);
+      t.is(xml!.nk[0], 4096 + key.cellOffset, `${label} ${path}`);
+      for (const value of key.values()) {
+        const r = xml!.values.get(value.name)!;
+        const s = value.storage;
+        if (r.length === 0 && value.data.length === 0) continue; // hivexml gives empty values no byte runs
+        // hivexml's runs: the vk cell, then the data cell or the db record (not the segments)
+        const expected = [4096 + value.cellOffset, ...(value.dataCellOffset === undefined ? [] : [4096 + value.dataCellOffset])];
+        t.deepEqual(r, expected, `${label} ${path} ${value.name} (${s.kind})`);
+        checked++;
+      }
+    }
+    t.true(checked > SUBKEYS);
+  }
+});
+
+test('bit flips in the hand-assembled ri lists and db big data give a value or a LifeboatError', (t) => {
+  const { bytes } = built();
+  const riStart = 4096 + openHive(bytes, 'built').key('Many')!.node.subkeysListOffset;
+  const base = withBigData(withRiIndex(bytes)).bytes;
+  const dbBin = base.length - 24576;
+  const outcomes = { ok: 0, corrupt: 0 };
+  for (let seed = 1; seed <= 300; seed++) {
+    const r = rng(seed * 40503);
+    const b = new Uint8Array(base);
+    for (let i = 0; i < 1 + r(6); i++) {
+      // the ri and its leaves (4048 bytes); the db bin's header, db, list and first segment's
+      // size; or the second segment's size field (bin + 32 + 16 + 16 + 16352)
+      const at = r(2) === 0 ? riStart + r(4048) : dbBin + (r(2) === 0 ? r(80) : 16416 + r(4));
+      b[at]! ^= 1 << r(8);
+    }
+    try {
+      exercise(openHive(b, `fuzz ${seed}`));
+      outcomes.ok++;
+    } catch (e) {
+      if (e instanceof LifeboatError) outcomes.corrupt++;
+      else t.fail(`seed ${seed}: ${e instanceof Error ? e.stack : String(e)}`);
+    }
+  }
+  t.log(outcomes);
+  t.true(outcomes.ok > 0 && outcomes.corrupt > 0);
 });

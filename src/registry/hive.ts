@@ -7,7 +7,7 @@
  */
 import { CorruptStructureError, UsageError } from '../errors.ts';
 import { decodeBaseBlock, filetimeToDate, HIVE_BINS_START, type BaseBlockInfo } from './base-block.ts';
-import { HiveBins, NO_CELL, type Cell } from './cells.ts';
+import { HiveBins, type Cell } from './cells.ts';
 import {
   ascii2, BIG_DATA_SEGMENT, BigData, DATA_INLINE, decodeName, INDEX_ELEMENTS_OFFSET, IndexHeader, KEY_FLAGS,
   KEY_NAME_OFFSET, KeyNode, KeyValue, MAX_INLINE_DATA, upcaseName, VALUE_COMP_NAME, VALUE_NAME_OFFSET,
@@ -383,5 +383,3 @@ export class Value {
     return { data, storage: { kind: 'big', dbOffset: db.offset, segmentsListOffset: h.segmentsListOffset, segments } };
   }
 }
-
-export { NO_CELL };

@@ -8,8 +8,8 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { scratchDir } from '../../test/helpers/tools.ts';
 import { CorruptStructureError, LifeboatError } from '../errors.ts';
-import { openHive, REG, type Hive } from './hive.ts';
-import { fixtureHive } from './test-support.ts';
+import { openHive, type Hive } from './hive.ts';
+import { exercise, fixtureHive, rng } from './test-support.ts';
 
 const scratch = scratchDir();
 test.after.always(scratch.remove);
@@ -28,35 +28,8 @@ function fixChecksum(b: Uint8Array): void {
   v.setUint32(0x1fc, x >>> 0, true);
 }
 
-/** Everything a caller might do with a hive: walk it, read every value and decode it by type. */
-function exercise(hive: Hive): number {
-  let n = 0;
-  for (const { key } of hive.walk()) {
-    for (const value of key.values()) {
-      n += value.data.length;
-      if (value.type === REG.SZ || value.type === REG.EXPAND_SZ) n += value.asString().length;
-      if (value.type === REG.MULTI_SZ) n += value.asMultiString().length;
-      if (value.type === REG.DWORD || value.type === REG.DWORD_BIG_ENDIAN) n += value.asNumber() & 1;
-      if (value.type === REG.QWORD) n += Number(value.asBigInt() & 1n);
-    }
-    void key.lastWritten;
-  }
-  n += hive.key(`Objects\\${BOOTMGR}\\Elements\\11000001`)?.value('Element')?.data.length ?? 0;
-  return n;
-}
-
-/** xorshift32: deterministic cases, the seed printed on failure. */
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s % n;
-  };
-}
-
 test('random bit flips and truncations give a value or a LifeboatError, quickly', (t) => {
+  const probe = `Objects\\${BOOTMGR}\\Elements\\11000001`;
   const base = bcd();
   const binsEnd = 4096 + new DataView(base.buffer).getUint32(0x28, true);
   const outcomes = { ok: 0, corrupt: 0, other: 0 };
@@ -83,7 +56,7 @@ test('random bit flips and truncations give a value or a LifeboatError, quickly'
       }
     }
     try {
-      exercise(openHive(bytes, `fuzz ${seed}`));
+      exercise(openHive(bytes, `fuzz ${seed}`), probe);
       outcomes.ok++;
     } catch (e) {
       if (e instanceof CorruptStructureError) outcomes.corrupt++;

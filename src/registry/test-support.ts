@@ -3,11 +3,11 @@
  * hivexregedit, and hivexregedit's --export text parsed into the same shape as our reading, so
  * every key, value name, type and data byte can be compared. Nothing here is used by the engine.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, ROOT, type FixtureName } from '../../test/helpers/fixtures.ts';
 import { extractRange, tool, toolBytes } from '../../test/helpers/tools.ts';
-import type { Hive } from './hive.ts';
+import { REG, type Hive } from './hive.ts';
 
 /** key path ('\\' for the root, as hivexregedit prints it) → value name → "type:hex data". */
 export type HiveListing = Map<string, Map<string, string>>;
@@ -103,3 +103,78 @@ export const hivexExport = (file: string): string => tool('hivexregedit', ['--ex
 
 export const hexReg = (type: number, data: Uint8Array): string =>
   `hex(${type.toString(16)}):${[...data].map((b) => b.toString(16).padStart(2, '0')).join(',')}`;
+
+/** Where hivexml says each key and value lives: path → nk file offset and value name → byte-run file offsets. */
+export interface HivexmlRuns {
+  keys: Map<string, { nk: number[]; values: Map<string, number[]> }>;
+}
+
+const unescapeXml = (s: string) => s.replace(/&(quot|amp|lt|gt|apos|#(\d+)|#x([0-9a-f]+));/gi, (_, e: string, d?: string, h?: string) =>
+  d ? String.fromCodePoint(Number(d)) : h ? String.fromCodePoint(Number.parseInt(h, 16))
+    : ({ quot: '"', amp: '&', lt: '<', gt: '>', apos: "'" } as Record<string, string>)[e]!);
+
+/** Parse `hivexml` output (its byte_run elements give the file offset of every cell it read). */
+export function hivexmlRuns(file: string): HivexmlRuns {
+  // hivexml opens /dev/stdout itself, which fails on a pipe: give it a file.
+  tool('sh', ['-c', 'hivexml "$1" > "$1.xml"', 'sh', file]);
+  const xml = readFileSync(`${file}.xml`, 'utf8');
+  const keys: HivexmlRuns['keys'] = new Map();
+  const stack: string[] = [];
+  let value: number[] | undefined;
+  let runs: number[] | undefined;
+  for (const m of xml.matchAll(/<(\/?)(node|value|byte_run)\b([^>]*?)(\/?)>/g)) {
+    const [, close, tag, attrs, selfClose] = m as unknown as [string, string, string, string, string];
+    const attr = (name: string) => {
+      const a = attrs.match(new RegExp(`\\b${name}="([^"]*)"`));
+      return a ? unescapeXml(a[1]!) : undefined;
+    };
+    if (tag === 'node' && !close) {
+      const path = stack.length === 0 ? '\\' : `${stack.at(-1) === '\\' ? '' : stack.at(-1)}\\${attr('name')}`;
+      stack.push(path);
+      const entry = { nk: [] as number[], values: new Map<string, number[]>() };
+      keys.set(path, entry);
+      runs = entry.nk;
+    } else if (tag === 'node') {
+      stack.pop();
+      runs = undefined;
+    } else if (tag === 'value' && !close) {
+      value = [];
+      keys.get(stack.at(-1)!)!.values.set(attr('default') === '1' ? '' : attr('key') ?? '', value);
+      if (selfClose) value = undefined;
+    } else if (tag === 'value') {
+      value = undefined;
+    } else if (tag === 'byte_run') {
+      (value ?? runs)?.push(Number(attr('file_offset')));
+    }
+  }
+  return { keys };
+}
+
+/** Everything a caller might do with a hive: walk it, read every value and decode it by type. */
+export function exercise(hive: Hive, probe?: string): number {
+  let n = 0;
+  for (const { key } of hive.walk()) {
+    for (const value of key.values()) {
+      n += value.data.length;
+      if (value.type === REG.SZ || value.type === REG.EXPAND_SZ) n += value.asString().length;
+      if (value.type === REG.MULTI_SZ) n += value.asMultiString().length;
+      if (value.type === REG.DWORD || value.type === REG.DWORD_BIG_ENDIAN) n += value.asNumber() & 1;
+      if (value.type === REG.QWORD) n += Number(value.asBigInt() & 1n);
+    }
+    void key.lastWritten;
+  }
+  if (probe) n += hive.key(probe)?.values().length ?? 0;
+  return n;
+}
+
+/** xorshift32: deterministic cases, the seed printed on failure. */
+export function rng(seed: number): (n: number) => number {
+  let s = seed >>> 0 || 1;
+  return (n) => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return s % n;
+  };
+}
+
