@@ -238,21 +238,33 @@ export async function growNtfs(volume: WritableDevice, newSize: number): Promise
   return plan.result;
 }
 
-/** Open the grown volume afresh and compare with the plan (STYLE #7). */
-async function verifyGrow(volume: WritableDevice, plan: NtfsGrowPlan): Promise<void> {
+/** What a grow or a shrink plan says the resized volume must read back as. */
+export interface ResizedShape {
+  result: { newClusters: number; newNumberOfSectors: number; backupBootSectorOffset: number; bytesPerSector: number; clusterSize: number; bitmap: { newSize: number } };
+  bootSector: Uint8Array;
+  records: ReadonlyArray<{ recordNumber: number; raw: Uint8Array; alsoInMirror: boolean }>;
+  mftRuns: Run[];
+  mirrorRuns: Run[];
+  mftRecordSize: number;
+}
+
+/**
+ * Open a grown or shrunk volume afresh and check what both resizes write (STYLE #7): its size,
+ * the backup boot sector, the rewritten records in $MFT and $MFTMirr, and the lengths of
+ * $BadClus:$Bad and $Bitmap. Returns the volume and its $Bitmap stream for the caller's own checks.
+ */
+export async function verifyResized(device: WritableDevice, plan: ResizedShape, fail: (what: string) => LifeboatError): Promise<{ vol: NtfsVolume; bitmap: DataStream }> {
   const r = plan.result;
-  const fail = (what: string) => new LifeboatError('NTFS_GROW_VERIFY',
-    `the NTFS volume on ${volume.name} was grown but does not read back as planned: ${what}`, { device: volume.name, what });
-  const vol = await openNtfs(volume);
+  const vol = await openNtfs(device);
   if (vol.geometry.clusters !== r.newClusters || vol.geometry.numberOfSectors !== r.newNumberOfSectors) {
     throw fail(`it has ${vol.geometry.clusters} clusters and ${vol.geometry.numberOfSectors} sectors`);
   }
-  if (!Buffer.from(await volume.read(r.backupBootSectorOffset, r.bytesPerSector)).equals(plan.bootSector)) throw fail('the backup boot sector differs from sector 0');
+  if (!Buffer.from(await device.read(r.backupBootSectorOffset, r.bytesPerSector)).equals(plan.bootSector)) throw fail('the backup boot sector differs from sector 0');
   for (const rec of plan.records) {
     const places: Array<[string, Run[]]> = [['$MFT', plan.mftRuns]];
     if (rec.alsoInMirror) places.push(['$MFTMirr', plan.mirrorRuns]);
     for (const [label, runs] of places) {
-      const back = await readThroughRuns(volume, runs, r.clusterSize, rec.recordNumber * plan.mftRecordSize, plan.mftRecordSize, label);
+      const back = await readThroughRuns(device, runs, r.clusterSize, rec.recordNumber * plan.mftRecordSize, plan.mftRecordSize, label);
       if (!Buffer.from(back).equals(rec.raw)) throw fail(`MFT record ${rec.recordNumber} in ${label} differs`);
     }
   }
@@ -260,6 +272,15 @@ async function verifyGrow(volume: WritableDevice, plan: NtfsGrowPlan): Promise<v
   if (!(bad instanceof DataStream) || bad.size !== r.newClusters * r.clusterSize) throw fail('$BadClus:$Bad does not span the new volume');
   const bitmap = vol.mft.openStream(await vol.mft.file(RECORD.bitmap), ATTR.data, '');
   if (!(bitmap instanceof DataStream) || bitmap.size !== r.bitmap.newSize) throw fail(`$Bitmap is not ${r.bitmap.newSize} bytes`);
+  return { vol, bitmap };
+}
+
+/** Open the grown volume afresh and compare with the plan. */
+async function verifyGrow(volume: WritableDevice, plan: NtfsGrowPlan): Promise<void> {
+  const r = plan.result;
+  const fail = (what: string) => new LifeboatError('NTFS_GROW_VERIFY',
+    `the NTFS volume on ${volume.name} was grown but does not read back as planned: ${what}`, { device: volume.name, what });
+  const { vol, bitmap } = await verifyResized(volume, plan, fail);
   const w = plan.bitmapWrite;
   for (let at = w.from; at < w.to; at += BITMAP_CHUNK) {
     const n = Math.min(BITMAP_CHUNK, w.to - at);

@@ -13,12 +13,11 @@ import type { ReadableDevice, WritableDevice } from '../../device/block-device.t
 import { CorruptStructureError, LifeboatError } from '../../errors.ts';
 import { NtfsBootSector } from './boot-sector.ts';
 import { clusterOwners, recordPath, type ClusterRange } from './cluster-owners.ts';
-import { DataStream } from './data-stream.ts';
-import { checkBootSector, mirrorShape, truncateRuns } from './grow.ts';
+import { checkBootSector, mirrorShape, truncateRuns, verifyResized } from './grow.ts';
 import { cannotShrink, dataAttribute, loadMetadataRecord, rewriteDataAttribute, type MetadataRecord, type RecordChange, type Refusal } from './metadata-record.ts';
 import { openNtfs, type NtfsVolume } from './ntfs-volume.ts';
 import { readThroughRuns, writeField, writeThroughRuns } from './record-write.ts';
-import { ATTR, type NonResidentAttr } from './record.ts';
+import type { NonResidentAttr } from './record.ts';
 import { joinAdjacentRuns } from './runlist-encode.ts';
 import type { Run } from './runlist.ts';
 import { planShrunkBitmap, type BitmapEdit } from './shrink-bitmap.ts';
@@ -324,28 +323,12 @@ async function checkTarget(target: WritableDevice, plan: NtfsShrinkPlan, refuse:
   }
 }
 
-/** Open the shrunk volume afresh and compare with the plan (STYLE #7). */
+/** Open the shrunk volume afresh and compare with the plan. */
 async function verifyShrink(target: WritableDevice, plan: NtfsShrinkPlan): Promise<void> {
   const r = plan.result;
   const fail = (what: string) => new LifeboatError('NTFS_SHRINK_VERIFY',
     `the NTFS volume on ${target.name} was shrunk but does not read back as planned: ${what}`, { device: target.name, what });
-  const vol = await openNtfs(target);
-  if (vol.geometry.clusters !== r.newClusters || vol.geometry.numberOfSectors !== r.newNumberOfSectors) {
-    throw fail(`it has ${vol.geometry.clusters} clusters and ${vol.geometry.numberOfSectors} sectors`);
-  }
-  if (!Buffer.from(await target.read(r.backupBootSectorOffset, r.bytesPerSector)).equals(plan.bootSector)) throw fail('the backup boot sector differs from sector 0');
-  for (const rec of plan.records) {
-    const places: Array<[string, Run[]]> = [['$MFT', plan.mftRuns]];
-    if (rec.alsoInMirror) places.push(['$MFTMirr', plan.mirrorRuns]);
-    for (const [label, runs] of places) {
-      const back = await readThroughRuns(target, runs, r.clusterSize, rec.recordNumber * plan.mftRecordSize, plan.mftRecordSize, label);
-      if (!Buffer.from(back).equals(rec.raw)) throw fail(`MFT record ${rec.recordNumber} in ${label} differs`);
-    }
-  }
-  const bad = vol.mft.openStream(await vol.mft.file(RECORD.badClus), ATTR.data, '$Bad');
-  if (!(bad instanceof DataStream) || bad.size !== r.newClusters * r.clusterSize) throw fail('$BadClus:$Bad does not span the new volume');
-  const bitmap = vol.mft.openStream(await vol.mft.file(RECORD.bitmap), ATTR.data, '');
-  if (!(bitmap instanceof DataStream) || bitmap.size !== r.bitmap.newSize) throw fail(`$Bitmap is not ${r.bitmap.newSize} bytes`);
+  const { vol, bitmap } = await verifyResized(target, plan, fail);
   for (const e of [...(plan.bitmapEdits.padding ? [plan.bitmapEdits.padding] : []), ...plan.bitmapEdits.freed]) {
     if (!Buffer.from(await bitmap.read(e.at, e.bytes.length)).equals(e.bytes)) throw fail(`$Bitmap bytes at ${e.at} differ`);
   }
