@@ -4,12 +4,12 @@
  * hashes taken by the independent tools.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openFileDevice } from '../device/file-device.ts';
 import { applySectorSizeChange, planSectorSizeChange, type SectorSizeChange } from './sector-size.ts';
+import { run, runAll } from './ntfs/test-volumes.ts';
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 export const fileSha = (path: string): string => sha256(readFileSync(path));
@@ -32,20 +32,7 @@ export function fingerprint(path: string): string {
   }
 }
 
-/** stdout+stderr and exit code, without throwing. */
-export function runAll(command: string, args: string[]): { code: number; output: string } {
-  try {
-    const output = execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-    return { code: 0, output };
-  } catch (e) {
-    const x = e as { status?: number; stdout?: string; stderr?: string };
-    return { code: x.status ?? -1, output: `${x.stdout ?? ''}${x.stderr ?? ''}` };
-  }
-}
-
-export function run(command: string, args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
-}
+export { run, runAll };
 
 /** A sparse file of `size` bytes. */
 export function sparseFile(path: string, size: number): string {
