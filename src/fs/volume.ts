@@ -23,6 +23,26 @@ export interface DirEntry {
   streams?: Array<{ name: string; size: number }>;
 }
 
+/** A stretch of a file's data, in file order: `volumeOffset` null where the file is sparse. */
+export interface FileRun {
+  fileOffset: number;
+  volumeOffset: number | null;
+  length: number;
+}
+
+/** Where a file's data lies, in file order (what writing a file in place needs). */
+export interface FileLayout {
+  /** Bytes of the data. */
+  size: number;
+  /** Whole clusters; together they cover at least `size` bytes. */
+  runs: FileRun[];
+  /**
+   * The clusters hold the file's bytes as they are: not compressed, not resident in a
+   * metadata record, valid up to `size`. Only then may the file be rewritten in place.
+   */
+  plain: boolean;
+}
+
 export interface FilesystemReader {
   readonly kind: 'ntfs' | 'fat12' | 'fat16' | 'fat32' | 'exfat';
   readonly label: string;
@@ -43,4 +63,6 @@ export interface FilesystemReader {
   readFile(path: string, stream?: string): Promise<Uint8Array>;
   /** Where a file's data lies on the volume (allocated clusters; sparse holes excluded). */
   fileExtents(path: string, stream?: string): Promise<ExtentList>;
+  /** The same clusters in file order, with whether they hold the bytes plainly. */
+  fileLayout(path: string, stream?: string): Promise<FileLayout>;
 }

@@ -217,9 +217,10 @@ async function zeroExcludedHeads(volume: WritableDevice, paths: string[]): Promi
   if (!fs) return [];
   const done: string[] = [];
   for (const path of paths) {
-    const first = (await fs.fileExtents(path)).extents[0];
-    if (!first) continue;
-    await volume.write(first.start, new Uint8Array(Math.min(fs.clusterSize, first.length)));
+    // The header is at the start of the file, which need not be its lowest cluster on disk.
+    const first = (await fs.fileLayout(path)).runs.find((r) => r.fileOffset === 0);
+    if (!first || first.volumeOffset === null) continue;
+    await volume.write(first.volumeOffset, new Uint8Array(Math.min(fs.clusterSize, first.length)));
     done.push(path);
   }
   return done;

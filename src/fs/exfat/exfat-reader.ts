@@ -8,10 +8,10 @@ import type { ReadableDevice } from '../../device/block-device.ts';
 import { CorruptStructureError, NotFoundError, UsageError } from '../../errors.ts';
 import { ExtentList } from '../extents.ts';
 import { contiguousRun, followChain, runClusters, type ClusterRun } from '../fat/chain.ts';
-import { offsetInRuns, readRuns, runsToExtents, type ClusterHeap } from '../fat/clusters.ts';
+import { offsetInRuns, readRuns, runsToExtents, runsToFileRuns, type ClusterHeap } from '../fat/clusters.ts';
 import { FAT_FORMATS, FatTable } from '../fat/fat-table.ts';
 import { showPath, splitPath } from '../fat/path.ts';
-import type { DirEntry, FilesystemReader } from '../volume.ts';
+import type { DirEntry, FileLayout, FilesystemReader } from '../volume.ts';
 import { BitmapRuns } from './bitmap.ts';
 import { BOOT_REGION_SECTORS, decodeExfatBootRegion, exfatSectorSize, type ExfatGeometry } from './boot-region.ts';
 import { ATTR_DIRECTORY, parseExfatDirectory, type BitmapRef, type ExfatDirectory, type ExfatItem, type UpcaseRef } from './directory.ts';
@@ -149,6 +149,12 @@ export class ExfatReader implements FilesystemReader {
   /** The clusters allocated to the file (DataLength rounded up to clusters). */
   async fileExtents(path: string, stream?: string): Promise<ExtentList> {
     return runsToExtents((await this.#fileRuns(path, stream)).runs, this.#heap);
+  }
+
+  /** Plain only when every byte is valid: past ValidDataLength the clusters hold whatever they held. */
+  async fileLayout(path: string, stream?: string): Promise<FileLayout> {
+    const { item, runs } = await this.#fileRuns(path, stream);
+    return { size: Number(item.dataLength), runs: runsToFileRuns(runs, this.#heap), plain: item.validDataLength === item.dataLength };
   }
 
   async #fileRuns(path: string, stream: string | undefined): Promise<{ item: ExfatItem; runs: ClusterRun[] }> {

@@ -2,6 +2,7 @@
 import type { ReadableDevice } from '../../device/block-device.ts';
 import { ExtentList } from '../extents.ts';
 import type { ClusterRun } from './chain.ts';
+import type { FileRun } from '../volume.ts';
 
 /** Where the data clusters lie: cluster 2 starts at byte `start`. */
 export interface ClusterHeap {
@@ -17,6 +18,16 @@ export function runsToExtents(runs: readonly ClusterRun[], heap: ClusterHeap): E
     start: heap.start + (r.first - 2) * heap.clusterSize,
     length: r.count * heap.clusterSize,
   })));
+}
+
+/** The runs in file order as volume byte ranges. */
+export function runsToFileRuns(runs: readonly ClusterRun[], heap: ClusterHeap): FileRun[] {
+  let fileOffset = 0;
+  return runs.map((r) => {
+    const run = { fileOffset, volumeOffset: heap.start + (r.first - 2) * heap.clusterSize, length: r.count * heap.clusterSize };
+    fileOffset += run.length;
+    return run;
+  });
 }
 
 /** The first `length` bytes held by `runs`; the caller has checked the runs hold that many. */

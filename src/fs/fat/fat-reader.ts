@@ -6,10 +6,10 @@
 import type { ReadableDevice } from '../../device/block-device.ts';
 import { CorruptStructureError, NotFoundError, UsageError } from '../../errors.ts';
 import { ExtentList } from '../extents.ts';
-import type { DirEntry, FilesystemReader } from '../volume.ts';
+import type { DirEntry, FileLayout, FilesystemReader } from '../volume.ts';
 import { clusterOffset, decodeFatBootSector, type FatGeometry } from './boot-sector.ts';
 import { followChain, runClusters, type ClusterRun } from './chain.ts';
-import { offsetInRuns, readRuns, runsToExtents, type ClusterHeap } from './clusters.ts';
+import { offsetInRuns, readRuns, runsToExtents, runsToFileRuns, type ClusterHeap } from './clusters.ts';
 import { ATTR_DIRECTORY, DIR_ENTRY_SIZE, parseFatDirectory, type FatDirItem } from './directory.ts';
 import { FAT_FORMATS, FatTable } from './fat-table.ts';
 import { upcaseUnits } from './names.ts';
@@ -126,6 +126,11 @@ export class FatReader implements FilesystemReader {
   /** The file's whole cluster chain (a chain longer than the size needs is still allocated). */
   async fileExtents(path: string, stream?: string): Promise<ExtentList> {
     return runsToExtents((await this.#fileRuns(path, stream)).runs, this.#heap);
+  }
+
+  async fileLayout(path: string, stream?: string): Promise<FileLayout> {
+    const { node, runs } = await this.#fileRuns(path, stream);
+    return { size: node.item!.size, runs: runsToFileRuns(runs, this.#heap), plain: true };
   }
 
   async #fileRuns(path: string, stream: string | undefined): Promise<{ node: Node; runs: ClusterRun[] }> {

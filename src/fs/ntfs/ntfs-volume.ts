@@ -5,7 +5,7 @@
 import type { ReadableDevice } from '../../device/block-device.ts';
 import { CorruptStructureError, NotFoundError, UsageError } from '../../errors.ts';
 import { ExtentList } from '../extents.ts';
-import type { DirEntry, FilesystemReader } from '../volume.ts';
+import type { DirEntry, FileLayout, FilesystemReader } from '../volume.ts';
 import { decodeNtfsBootSector, type NtfsGeometry } from './boot-sector.ts';
 import { DataStream } from './data-stream.ts';
 import { DirectoryIndex, NAMESPACE_DOS, type IndexEntry } from './directory-index.ts';
@@ -156,6 +156,15 @@ export class NtfsVolume implements FilesystemReader {
   async fileExtents(path: string, stream = ''): Promise<ExtentList> {
     const s = await this.#stream(path, stream);
     return s instanceof DataStream ? s.extents() : ExtentList.empty;
+  }
+
+  /** Resident data lives in its MFT record and compressed data is not its bytes: neither is plain. */
+  async fileLayout(path: string, stream = ''): Promise<FileLayout> {
+    const s = await this.#stream(path, stream);
+    if (!(s instanceof DataStream)) return { size: s.length, runs: [], plain: false };
+    const cs = this.geometry.clusterSize;
+    const runs = s.shape.runs.map((r) => ({ fileOffset: r.vcn * cs, volumeOffset: r.lcn === null ? null : r.lcn * cs, length: r.length * cs }));
+    return { size: s.size, runs, plain: !s.shape.compressed && s.shape.initializedSize === s.shape.dataSize };
   }
 
   /** $Bitmap as extents of used clusters below the cluster count (padding bits ignored). Cached. */
