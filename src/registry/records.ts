@@ -106,3 +106,14 @@ export function lhHash(name: string): number {
   for (let i = 0; i < up.length; i++) h = (Math.imul(h, 37) + up.charCodeAt(i)) >>> 0;
   return h;
 }
+
+/** sk: security descriptor cell, shared by keys; the writer counts a new key in `referenceCount`. */
+export const SecurityKey = layout('sk', 0x14, {
+  signature: bytes(0x00, 2), // "sk"
+  reserved: u16le(0x02),
+  flink: u32le(0x04), // circular list of all sk cells
+  blink: u32le(0x08),
+  referenceCount: u32le(0x0c), // number of nk naming this sk
+  descriptorSize: u32le(0x10),
+  // self-relative SECURITY_DESCRIPTOR at 0x14
+});

@@ -1,0 +1,414 @@
+/**
+ * Editing a hive in memory (docs/formats/registry.md, "Writing"): value data patched in place
+ * when the size allows, otherwise moved to a reused, split or newly appended cell; new values and
+ * new keys (lh/lf/li leaves kept sorted, ri parents through the right leaf). Every edit re-reads
+ * the hive with the reader and checks what it wrote, then leaves the base block clean: both
+ * sequence numbers = the opened primary + 1, last-written time, checksum. Dirty hives are refused
+ * (dirty.ts). Records are reached through the reader's layouts; nothing here redeclares offsets.
+ */
+import { CorruptStructureError, LifeboatError, NotFoundError, UsageError } from '../errors.ts';
+import { HIVE_BINS_START, RegfBaseBlock, regfChecksum } from './base-block.ts';
+import { CellSpace, type ByteRange } from './cell-space.ts';
+import { NO_CELL } from './cells.ts';
+import { HiveDirtyError, type HiveLogs } from './dirty.ts';
+import { Hive, Key, openHive, regTypeName, type Value } from './hive.ts';
+import {
+  BIG_DATA_SEGMENT, DATA_INLINE, IndexHeader, INDEX_ELEMENTS_OFFSET, KEY_FLAGS, KEY_NAME_OFFSET, KeyNode, KeyValue,
+  lhHash, MAX_INLINE_DATA, SecurityKey, upcaseName, VALUE_COMP_NAME, VALUE_NAME_OFFSET,
+} from './records.ts';
+
+/** Largest value data the writer stores: one cell. Bigger data needs db big data, which it does not write. */
+export const MAX_WRITABLE_DATA = BIG_DATA_SEGMENT;
+/** Most elements one subkey index leaf holds (its count is a u16). */
+const MAX_LEAF_ELEMENTS = 0xffff;
+
+export interface EditOptions {
+  /** Time written to the base block and to the nk of each edited key (default: now). */
+  now?: Date;
+}
+
+/**
+ * Open `bytes` (copied; the caller's array is never written) for editing. A dirty hive gives
+ * HiveDirtyError: with or without `logs`, since transaction-log replay is not implemented yet.
+ */
+export function openHiveForEdit(bytes: Uint8Array, name: string, logs?: HiveLogs, options: EditOptions = {}): HiveEditor {
+  const hive = openHive(bytes, name);
+  if (hive.dirty) {
+    const supplied = logs && (logs.log1 || logs.log2);
+    throw new HiveDirtyError(name, hive.base.primarySequenceNumber, hive.base.secondarySequenceNumber,
+      supplied ? 'Lifeboat cannot replay transaction logs yet, so the logs supplied were not applied'
+        : 'No .LOG1/.LOG2 files were supplied; they must be, so their changes can be replayed');
+  }
+  return new HiveEditor(new Uint8Array(bytes), name, options);
+}
+
+/** One-shot: open, set one value's data (adding the value if missing), return the new hive bytes. */
+export function setValueData(bytes: Uint8Array, hiveName: string, keyPath: string, valueName: string, type: number,
+  data: Uint8Array, options: EditOptions = {}): Uint8Array {
+  const editor = openHiveForEdit(bytes, hiveName, undefined, options);
+  editor.setValueData(keyPath, valueName, type, data);
+  return editor.bytes;
+}
+
+const FILETIME_UNIX_EPOCH_100NS = 116444736000000000n;
+const filetime = (d: Date): bigint => BigInt(d.getTime()) * 10000n + FILETIME_UNIX_EPOCH_100NS;
+
+/** A name as stored: Latin-1 ("compressed") when every character fits a byte, as Windows does; else UTF-16LE. */
+function encodeName(name: string): { bytes: Uint8Array; compressed: boolean } {
+  const compressed = [...name].every((c) => c.length === 1 && c.charCodeAt(0) <= 0xff);
+  if (compressed) return { bytes: Uint8Array.from(name, (c) => c.charCodeAt(0)), compressed };
+  const b = new Uint8Array(name.length * 2);
+  for (let i = 0; i < name.length; i++) {
+    b[i * 2] = name.charCodeAt(i) & 0xff;
+    b[i * 2 + 1] = name.charCodeAt(i) >> 8;
+  }
+  return { bytes: b, compressed };
+}
+
+const sig = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+/** Windows' order of subkeys: upper-cased names compared one UTF-16 code unit at a time. */
+const compareNames = (a: string, b: string): number => {
+  const x = upcaseName(a);
+  const y = upcaseName(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+export class HiveEditor {
+  readonly name: string;
+  readonly #space: CellSpace;
+  readonly #sequence: number;
+  readonly #now: Date | undefined;
+  #hive: Hive;
+
+  constructor(bytes: Uint8Array, name: string, options: EditOptions = {}) {
+    this.name = name;
+    this.#space = new CellSpace(bytes);
+    this.#hive = openHive(bytes, name);
+    this.#now = options.now;
+    if (this.#hive.dirty) {
+      throw new HiveDirtyError(name, this.#hive.base.primarySequenceNumber, this.#hive.base.secondarySequenceNumber);
+    }
+    this.#sequence = (this.#hive.base.primarySequenceNumber + 1) >>> 0;
+  }
+
+  /** The hive as edited so far (a new array once an hbin was appended). */
+  get bytes(): Uint8Array {
+    return this.#space.bytes;
+  }
+
+  /** The reader's view of the edited hive. */
+  get hive(): Hive {
+    return this.#hive;
+  }
+
+  /** File ranges written so far (base block fields included), sorted and merged. */
+  changedRanges(): ByteRange[] {
+    return this.#space.changedRanges();
+  }
+
+  #key(path: string): Key {
+    const key = this.#hive.key(path);
+    if (!key) throw new NotFoundError(`key ${JSON.stringify(path)}`, `hive ${this.name}`);
+    return key;
+  }
+
+  #timestamp(): bigint {
+    return filetime(this.#now ?? new Date());
+  }
+
+  /** An nk field's file offset. */
+  #nkField(key: Key | number, field: keyof typeof KeyNode.fields): number {
+    const cell = typeof key === 'number' ? key : key.cellOffset;
+    return HIVE_BINS_START + cell + 4 + KeyNode.fields[field].offset;
+  }
+
+  #vkField(vkOffset: number, field: keyof typeof KeyValue.fields): number {
+    return HIVE_BINS_START + vkOffset + 4 + KeyValue.fields[field].offset;
+  }
+
+  /**
+   * Set a value's type and data, adding the value when the key has none of that name. Same-size
+   * data is patched where it lies (inline, cell or big data segments); other sizes go inline
+   * (≤ 4 bytes), into the value's own cell when it is big enough, or into a new cell (the old one
+   * freed). Data over 16344 bytes of a new size is refused (it would need db big data).
+   */
+  setValueData(keyPath: string, valueName: string, type: number, data: Uint8Array): void {
+    const key = this.#key(keyPath);
+    const value = key.value(valueName);
+    if (!value) {
+      this.addValue(keyPath, valueName, type, data);
+      return;
+    }
+    const old = value.data;
+    const storage = value.storage;
+    const vk = value.cellOffset;
+    const s = this.#space;
+    if (value.type !== type) s.setU32(this.#vkField(vk, 'dataType'), type);
+    if (old.length === data.length && storage.kind !== 'empty') {
+      if (storage.kind === 'inline') s.write(this.#vkField(vk, 'dataOffset'), data);
+      else if (storage.kind === 'cell') s.write(HIVE_BINS_START + storage.cellOffset + 4, data);
+      else {
+        storage.segments.forEach((segment, i) => {
+          s.write(HIVE_BINS_START + segment + 4, data.subarray(i * BIG_DATA_SEGMENT, (i + 1) * BIG_DATA_SEGMENT));
+        });
+      }
+    } else {
+      this.#checkWritableSize(value, data.length);
+      const oldCells = this.#dataCells(value);
+      if (data.length <= MAX_INLINE_DATA) {
+        this.#writeInline(vk, data);
+        oldCells.forEach((c) => s.free(c));
+      } else if (storage.kind === 'cell' && this.#hive.bins.cell(storage.cellOffset, 'value data').data.length >= data.length) {
+        s.write(HIVE_BINS_START + storage.cellOffset + 4, data);
+        s.setU32(this.#vkField(vk, 'dataSize'), data.length);
+      } else {
+        const cell = s.allocate(data.length);
+        s.write(HIVE_BINS_START + cell + 4, data);
+        s.setU32(this.#vkField(vk, 'dataSize'), data.length);
+        s.setU32(this.#vkField(vk, 'dataOffset'), cell);
+        oldCells.forEach((c) => s.free(c));
+      }
+    }
+    this.#raiseLargest(key.cellOffset, 'largestValueDataSize', data.length);
+    this.#touchKey(key.cellOffset);
+    this.#commit(() => this.#verifyValue(keyPath, valueName, type, data));
+  }
+
+  /** Add a value the key does not have yet; its values list is extended in place or moved to a larger cell. */
+  addValue(keyPath: string, name: string, type: number, data: Uint8Array): void {
+    const key = this.#key(keyPath);
+    if (key.value(name)) throw new UsageError(`key ${JSON.stringify(keyPath)} of hive ${this.name} already has a value ${JSON.stringify(name)}`);
+    if (data.length > MAX_WRITABLE_DATA) this.#refuseBig(name, data.length);
+    const encoded = encodeName(name);
+    if (encoded.bytes.length > 0xffff) throw new UsageError(`value name of ${encoded.bytes.length} bytes is too long`);
+    const count = key.node.numberOfKeyValues;
+    const oldList = key.node.keyValuesListOffset;
+    const oldElements = count > 0 ? this.#hive.bins.cell(oldList, 'values list', count * 4).data.slice(0, count * 4) : new Uint8Array(0);
+    const listCapacity = count > 0 ? Math.floor((this.#hive.bins.cell(oldList, 'values list').data.length) / 4) : 0;
+    const s = this.#space;
+
+    const dataCell = data.length > MAX_INLINE_DATA ? s.allocate(data.length) : undefined;
+    const vk = s.allocate(VALUE_NAME_OFFSET + encoded.bytes.length);
+    const record = new Uint8Array(VALUE_NAME_OFFSET + encoded.bytes.length);
+    KeyValue.encodeInto({ signature: sig('vk'), nameLength: encoded.bytes.length, dataSize: 0, dataOffset: 0, dataType: type,
+      flags: encoded.compressed ? VALUE_COMP_NAME : 0, spare: 0 }, record);
+    record.set(encoded.bytes, VALUE_NAME_OFFSET);
+    s.write(HIVE_BINS_START + vk + 4, record);
+    if (dataCell === undefined) {
+      this.#writeInline(vk, data);
+    } else {
+      s.write(HIVE_BINS_START + dataCell + 4, data);
+      s.setU32(this.#vkField(vk, 'dataSize'), data.length);
+      s.setU32(this.#vkField(vk, 'dataOffset'), dataCell);
+    }
+
+    const vkRef = new Uint8Array(4);
+    new DataView(vkRef.buffer).setUint32(0, vk, true);
+    if (count < listCapacity) {
+      s.write(HIVE_BINS_START + oldList + 4 + count * 4, vkRef);
+    } else {
+      const list = s.allocate((count + 1) * 4);
+      s.write(HIVE_BINS_START + list + 4, oldElements);
+      s.write(HIVE_BINS_START + list + 4 + count * 4, vkRef);
+      s.setU32(this.#nkField(key, 'keyValuesListOffset'), list);
+      if (count > 0) s.free(oldList);
+    }
+    s.setU32(this.#nkField(key, 'numberOfKeyValues'), count + 1);
+    this.#raiseLargest(key.cellOffset, 'largestValueNameLength', name.length * 2);
+    this.#raiseLargest(key.cellOffset, 'largestValueDataSize', data.length);
+    this.#touchKey(key.cellOffset);
+    this.#commit(() => this.#verifyValue(keyPath, name, type, data));
+  }
+
+  /**
+   * Add a subkey `name` under `parentPath` and return its path. The nk shares the parent's
+   * security cell (its reference count raised, as hivex and Windows do); the element goes into
+   * the parent's index leaf at its sorted place (lh: name hash, lf: 4-character hint), through
+   * the right leaf of an ri. A parent without subkeys gets an lh (lf before hive version 1.5).
+   */
+  addKey(parentPath: string, name: string): string {
+    const parent = this.#key(parentPath);
+    if (name === '' || name.includes('\\')) throw new UsageError(`key name ${JSON.stringify(name)} is empty or holds a backslash`);
+    if (parent.subkey(name)) throw new UsageError(`key ${JSON.stringify(parentPath)} of hive ${this.name} already has a subkey ${JSON.stringify(name)}`);
+    const encoded = encodeName(name);
+    if (encoded.bytes.length > 0xffff) throw new UsageError(`key name of ${encoded.bytes.length} bytes is too long`);
+    const s = this.#space;
+    const security = parent.node.keySecurityOffset;
+    const sk = this.#hive.bins.cell(security, 'sk', SecurityKey.size);
+    if (String.fromCharCode(sk.data[0]!, sk.data[1]!) !== 'sk') {
+      throw new CorruptStructureError('sk', HIVE_BINS_START + security, 'signature is not "sk"', { cellOffset: security });
+    }
+    const skRefs = SecurityKey.decode(sk.data).referenceCount;
+    const siblings = parent.subkeys().map((k) => k.name); // read before any write moves cells
+
+    const nk = s.allocate(KEY_NAME_OFFSET + encoded.bytes.length);
+    const record = new Uint8Array(KEY_NAME_OFFSET + encoded.bytes.length);
+    KeyNode.encodeInto({
+      signature: sig('nk'), flags: encoded.compressed ? KEY_FLAGS.compName : 0, lastWrittenTimestamp: this.#timestamp(),
+      accessBits: 0, parent: parent.cellOffset, numberOfSubkeys: 0, numberOfVolatileSubkeys: 0, subkeysListOffset: NO_CELL,
+      volatileSubkeysListOffset: NO_CELL, numberOfKeyValues: 0, keyValuesListOffset: NO_CELL, keySecurityOffset: security,
+      classNameOffset: NO_CELL, largestSubkeyNameLength: 0, largestSubkeyClassNameLength: 0, largestValueNameLength: 0,
+      largestValueDataSize: 0, workVar: 0, keyNameLength: encoded.bytes.length, classNameLength: 0,
+    }, record);
+    record.set(encoded.bytes, KEY_NAME_OFFSET);
+    s.write(HIVE_BINS_START + nk + 4, record);
+    s.setU32(HIVE_BINS_START + security + 4 + SecurityKey.fields.referenceCount.offset, skRefs + 1);
+
+    this.#insertSubkey(parent, siblings, nk, name);
+    s.setU32(this.#nkField(parent, 'numberOfSubkeys'), parent.node.numberOfSubkeys + 1);
+    this.#raiseLargest(parent.cellOffset, 'largestSubkeyNameLength', name.length * 2, 0xffff);
+    this.#touchKey(parent.cellOffset);
+    const path = parentPath.split('\\').filter((p) => p !== '').concat(name).join('\\');
+    this.#commit(() => {
+      const added = this.#hive.key(path);
+      if (!added || added.cellOffset !== nk || added.name !== name) {
+        throw new LifeboatError('HIVE_WRITE_CHECK', `hive ${this.name}: key ${path} does not read back after it was added`, { hive: this.name, path });
+      }
+    });
+    return path;
+  }
+
+  #insertSubkey(parent: Key, siblings: string[], nk: number, name: string): void {
+    const s = this.#space;
+    const bins = this.#hive.bins;
+    if (parent.node.numberOfSubkeys === 0) {
+      const kind = this.#hive.minorVersion >= 5 ? 'lh' : 'lf';
+      const leaf = s.allocate(INDEX_ELEMENTS_OFFSET + 8);
+      s.write(HIVE_BINS_START + leaf + 4, this.#leafBytes(kind, [{ nk, name }], 8));
+      s.setU32(this.#nkField(parent, 'subkeysListOffset'), leaf);
+      return;
+    }
+    const top = parent.node.subkeysListOffset;
+    const topKind = this.#indexKind(top);
+    // Leaves to choose from: the list itself, or the ri's leaves with how many subkeys each holds.
+    let leafOffset = top;
+    let riSlot: number | undefined;
+    let before = 0; // subkeys in earlier leaves
+    if (topKind === 'ri') {
+      const ri = bins.cell(top, 'subkeys list', IndexHeader.size);
+      const n = IndexHeader.decode(ri.data).numberOfElements;
+      const view = new DataView(ri.data.buffer, ri.data.byteOffset, ri.data.length);
+      for (let i = 0; i < n; i++) {
+        const leaf = view.getUint32(INDEX_ELEMENTS_OFFSET + i * 4, true);
+        const size = IndexHeader.decode(bins.cell(leaf, 'subkeys list', IndexHeader.size).data).numberOfElements;
+        leafOffset = leaf;
+        riSlot = i;
+        // The new name belongs in this leaf if it sorts before this leaf's last name, or this is the last leaf.
+        if (i === n - 1 || (size > 0 && compareNames(name, siblings[before + size - 1]!) < 0)) break;
+        before += size;
+      }
+    }
+    const kind = this.#indexKind(leafOffset);
+    if (kind === 'ri') throw new CorruptStructureError('subkeys list', HIVE_BINS_START + leafOffset, 'an ri list inside an ri list', { cellOffset: leafOffset });
+    const leafCell = bins.cell(leafOffset, 'subkeys list', IndexHeader.size);
+    const count = IndexHeader.decode(leafCell.data).numberOfElements;
+    if (count >= MAX_LEAF_ELEMENTS) throw new UsageError(`the subkey index leaf at ${leafOffset} is full (${count} elements); splitting leaves is not implemented`);
+    const step = kind === 'li' ? 4 : 8;
+    const view = new DataView(leafCell.data.buffer, leafCell.data.byteOffset, leafCell.data.length);
+    const elements: Array<{ nk: number; name: string }> = [];
+    for (let i = 0; i < count; i++) elements.push({ nk: view.getUint32(INDEX_ELEMENTS_OFFSET + i * step, true), name: siblings[before + i]! });
+    let at = elements.findIndex((e) => compareNames(name, e.name) < 0);
+    if (at < 0) at = elements.length;
+    elements.splice(at, 0, { nk, name });
+    const capacity = Math.floor((leafCell.data.length - INDEX_ELEMENTS_OFFSET) / step);
+    const bytes = this.#leafBytes(kind, elements, step);
+    if (elements.length <= capacity) {
+      // Rewrite from the inserted element on; the elements before it keep their bytes.
+      const from = INDEX_ELEMENTS_OFFSET + at * step;
+      s.write(HIVE_BINS_START + leafOffset + 4 + 2, bytes.subarray(2, 4));
+      s.write(HIVE_BINS_START + leafOffset + 4 + from, bytes.subarray(from));
+      return;
+    }
+    const moved = s.allocate(bytes.length);
+    s.write(HIVE_BINS_START + moved + 4, bytes);
+    if (riSlot === undefined) s.setU32(this.#nkField(parent, 'subkeysListOffset'), moved);
+    else s.setU32(HIVE_BINS_START + top + 4 + INDEX_ELEMENTS_OFFSET + riSlot * 4, moved);
+    s.free(leafOffset);
+  }
+
+  #indexKind(offset: number): 'li' | 'lf' | 'lh' | 'ri' {
+    const cell = this.#hive.bins.cell(offset, 'subkeys list', IndexHeader.size);
+    const kind = String.fromCharCode(cell.data[0]!, cell.data[1]!);
+    if (kind !== 'li' && kind !== 'lf' && kind !== 'lh' && kind !== 'ri') {
+      throw new CorruptStructureError('subkeys list', HIVE_BINS_START + offset, `signature is ${JSON.stringify(kind)}, not li, lf, lh or ri`, { cellOffset: offset });
+    }
+    return kind;
+  }
+
+  /** A whole leaf record: header and elements (lh: name hash; lf: first 4 characters as bytes, zero-padded). */
+  #leafBytes(kind: 'li' | 'lf' | 'lh', elements: Array<{ nk: number; name: string }>, step: number): Uint8Array {
+    const out = new Uint8Array(INDEX_ELEMENTS_OFFSET + elements.length * step);
+    IndexHeader.encodeInto({ signature: sig(kind), numberOfElements: elements.length }, out);
+    const v = new DataView(out.buffer);
+    elements.forEach((e, i) => {
+      const at = INDEX_ELEMENTS_OFFSET + i * step;
+      v.setUint32(at, e.nk, true);
+      if (kind === 'lh') v.setUint32(at + 4, lhHash(e.name), true);
+      if (kind === 'lf') {
+        for (let j = 0; j < 4 && j < e.name.length; j++) {
+          const c = e.name.charCodeAt(j);
+          out[at + 4 + j] = c <= 0xff ? c : 0;
+        }
+      }
+    });
+    return out;
+  }
+
+  #writeInline(vk: number, data: Uint8Array): void {
+    const field = new Uint8Array(4);
+    field.set(data);
+    this.#space.setU32(this.#vkField(vk, 'dataSize'), (DATA_INLINE | data.length) >>> 0);
+    this.#space.write(this.#vkField(vk, 'dataOffset'), field);
+  }
+
+  /** The cells a value's data occupies (none when inline or empty): data cell, or db + list + segments. */
+  #dataCells(value: Value): number[] {
+    const st = value.storage;
+    if (st.kind === 'cell') return [st.cellOffset];
+    if (st.kind === 'big') return [st.dbOffset, st.segmentsListOffset, ...st.segments];
+    return [];
+  }
+
+  #checkWritableSize(value: Value, length: number): void {
+    if (length > MAX_WRITABLE_DATA) this.#refuseBig(value.name, length);
+  }
+
+  #refuseBig(name: string, length: number): never {
+    throw new UsageError(`value ${JSON.stringify(name)} of hive ${this.name}: ${length} bytes of data need db big data `
+      + `(more than ${MAX_WRITABLE_DATA}), which Lifeboat does not write; only same-size changes of such data are supported`,
+    { hive: this.name, value: name, length });
+  }
+
+  /** Raise an nk "largest …" field to `length` if it is smaller (only the bits under `mask`: the rest are flags). */
+  #raiseLargest(nk: number, field: 'largestValueDataSize' | 'largestValueNameLength' | 'largestSubkeyNameLength', length: number, mask = 0xffffffff): void {
+    const at = this.#nkField(nk, field);
+    const current = this.#space.u32(at);
+    if ((current & mask) >>> 0 >= length) return;
+    this.#space.setU32(at, ((current & ~mask) | (length & mask)) >>> 0);
+  }
+
+  #touchKey(nk: number): void {
+    this.#space.setU64(this.#nkField(nk, 'lastWrittenTimestamp'), this.#timestamp());
+  }
+
+  /** Clean base block (both sequence numbers = opened primary + 1, time, checksum), re-read the hive, check the edit. */
+  #commit(check: () => void): void {
+    const s = this.#space;
+    const f = RegfBaseBlock.fields;
+    s.setU32(f.primarySequenceNumber.offset, this.#sequence);
+    s.setU32(f.secondarySequenceNumber.offset, this.#sequence);
+    s.setU64(f.lastWrittenTimestamp.offset, this.#timestamp());
+    s.setU32(f.checksum.offset, regfChecksum(s.bytes));
+    this.#hive = openHive(s.bytes, this.name);
+    check();
+  }
+
+  #verifyValue(keyPath: string, name: string, type: number, data: Uint8Array): void {
+    const v = this.#hive.key(keyPath)?.value(name);
+    if (!v || v.type !== type || Buffer.compare(Buffer.from(v.data), Buffer.from(data)) !== 0) {
+      throw new LifeboatError('HIVE_WRITE_CHECK',
+        `hive ${this.name}: value ${JSON.stringify(name)} of ${keyPath} does not read back as the ${regTypeName(type)} just written`,
+        { hive: this.name, key: keyPath, value: name });
+    }
+  }
+}
