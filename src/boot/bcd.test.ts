@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fixture } from '../../test/helpers/fixtures.ts';
 import { scratchDir } from '../../test/helpers/tools.ts';
 import { openHive } from '../registry/index.ts';
-import { fixtureHive, parseRegExport } from '../registry/test-support.ts';
+import { buildHive, fixtureHive, hexReg, parseRegExport } from '../registry/test-support.ts';
 import { encodeBcdDevice } from './bcd-device.ts';
 import { decodeElementType, describeObjectType, readBcd } from './bcd.ts';
 import { manifestIdentity } from './test-support.ts';
@@ -100,3 +100,37 @@ for (const name of ['bios-mbr', 'uefi-gpt'] as const) {
     }
   });
 }
+
+test('odd elements are kept undecoded with a reason; stray keys are listed, not read', (t) => {
+  const scratch = scratchDir();
+  t.teardown(scratch.remove);
+  const G = '{0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d}';
+  const file = buildHive(scratch.dir, 'odd', [
+    '[\\Objects]', '', '[\\Objects\\not-a-guid]', '', `[\\Objects\\${G}]`, '', `[\\Objects\\${G}\\Description]`, '"Type"=dword:10200003', '',
+    `[\\Objects\\${G}\\Elements]`, '',
+    `[\\Objects\\${G}\\Elements\\25000020]`, `"Element"=${hexReg(3, Uint8Array.of(1, 0, 0, 0))}`, '',
+    `[\\Objects\\${G}\\Elements\\23000003]`, `"Element"=${hexReg(1, Buffer.from('nope\0', 'utf16le'))}`, '',
+    `[\\Objects\\${G}\\Elements\\14000006]`, `"Element"=${hexReg(1, Buffer.from('{x}\0', 'utf16le'))}`, '',
+    `[\\Objects\\${G}\\Elements\\17000077]`, `"Element"=${hexReg(3, new Uint8Array(12))}`, '',
+    `[\\Objects\\${G}\\Elements\\16000009]`, `"Element"=${hexReg(3, Uint8Array.of(1))}`, '',
+    `[\\Objects\\${G}\\Elements\\11000001]`, `"Element"=${hexReg(3, new Uint8Array(40))}`, '',
+    `[\\Objects\\${G}\\Elements\\zz]`, `"Element"=${hexReg(3, Uint8Array.of(1))}`, '',
+    `[\\Objects\\${G}\\Elements\\12000004]`, '',
+  ].join('\n'));
+  const store = readBcd(openHive(readFileSync(file), 'odd'));
+  t.deepEqual(store.strayObjects, ['not-a-guid']);
+  t.false(store.isSystemStore);
+  t.is(store.defaultObject, undefined);
+  t.is(store.object('{default}'), undefined);
+  const o = store.object(G)!;
+  t.deepEqual(o.strayKeys.sort(), ['12000004', 'zz']);
+  const value = (code: number) => o.elements.find((e) => e.type.code === code)!.value;
+  t.like(value(0x25000020), { kind: 'undecoded', reason: 'integer element of 4 bytes (type 3), not 8' });
+  t.like(value(0x23000003), { kind: 'undecoded' });
+  t.like(value(0x14000006), { kind: 'undecoded' }); // REG_SZ where REG_MULTI_SZ belongs
+  t.like(value(0x17000077), { kind: 'undecoded' });
+  t.deepEqual(value(0x16000009), { kind: 'boolean', value: true });
+  const device = value(0x11000001);
+  t.is(device.kind, 'undecoded');
+  t.is(device.kind === 'undecoded' ? device.error?.code : '', 'CORRUPT_STRUCTURE');
+});

@@ -153,6 +153,8 @@ export interface BcdObject {
 export interface BcdStore {
   hive: Hive;
   objects: BcdObject[];
+  /** Keys under `Objects` whose name is not a GUID: listed, not read. */
+  strayObjects: string[];
   /** Root `Description\System` = 1 (what Windows checks to treat a store as the system store). */
   isSystemStore: boolean;
   /** {bootmgr}'s default (0x23000003), resolved to an object GUID when present. */
@@ -234,7 +236,7 @@ function readObject(key: Key): BcdObject {
 }
 
 /** Read a BCD store from its hive. Objects whose key name is not a GUID are skipped and named in `strayObjects`. */
-export function readBcd(hive: Hive): BcdStore & { strayObjects: string[] } {
+export function readBcd(hive: Hive): BcdStore {
   const objects: BcdObject[] = [];
   const strayObjects: string[] = [];
   for (const key of hive.key('Objects')?.subkeys() ?? []) {
