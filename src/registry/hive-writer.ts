@@ -3,8 +3,8 @@
  * when the size allows, otherwise moved to a reused, split or newly appended cell; new values and
  * new keys (lh/lf/li leaves kept sorted, ri parents through the right leaf). Every edit re-reads
  * the hive with the reader and checks what it wrote, then leaves the base block clean: both
- * sequence numbers = the opened primary + 1, last-written time, checksum. Dirty hives are refused
- * (dirty.ts). Records are reached through the reader's layouts; nothing here redeclares offsets.
+ * sequence numbers = the opened primary + 1, last-written time, checksum. Dirty hives have their
+ * logs replayed first (log-replay.ts) or are refused (dirty.ts). Records are reached through the reader's layouts; nothing here redeclares offsets.
  */
 import { CorruptStructureError, LifeboatError, NotFoundError, UsageError } from '../errors.ts';
 import { HIVE_BINS_START, RegfBaseBlock, regfChecksum } from './base-block.ts';
@@ -12,6 +12,7 @@ import { CellSpace, type ByteRange } from './cell-space.ts';
 import { NO_CELL } from './cells.ts';
 import { HiveDirtyError, type HiveLogs } from './dirty.ts';
 import { Hive, Key, openHive, regTypeName, type Value } from './hive.ts';
+import { replayTransactionLogs, type ReplayResult } from './log-replay.ts';
 import {
   BIG_DATA_SEGMENT, DATA_INLINE, IndexHeader, INDEX_ELEMENTS_OFFSET, KEY_FLAGS, KEY_NAME_OFFSET, KeyNode, KeyValue,
   lhHash, MAX_INLINE_DATA, SecurityKey, upcaseName, VALUE_COMP_NAME, VALUE_NAME_OFFSET,
@@ -28,16 +29,18 @@ export interface EditOptions {
 }
 
 /**
- * Open `bytes` (copied; the caller's array is never written) for editing. A dirty hive gives
- * HiveDirtyError: with or without `logs`, since transaction-log replay is not implemented yet.
+ * Open `bytes` (copied; the caller's array is never written) for editing. A dirty hive has its
+ * transaction logs replayed first (`editor.replayed` says what was applied); without logs, or
+ * with logs holding nothing applicable, it is refused with HiveDirtyError.
  */
 export function openHiveForEdit(bytes: Uint8Array, name: string, logs?: HiveLogs, options: EditOptions = {}): HiveEditor {
   const hive = openHive(bytes, name);
   if (hive.dirty) {
-    const supplied = logs && (logs.log1 || logs.log2);
-    throw new HiveDirtyError(name, hive.base.primarySequenceNumber, hive.base.secondarySequenceNumber,
-      supplied ? 'Lifeboat cannot replay transaction logs yet, so the logs supplied were not applied'
-        : 'No .LOG1/.LOG2 files were supplied; they must be, so their changes can be replayed');
+    if (!logs || (!logs.log1 && !logs.log2)) {
+      throw new HiveDirtyError(name, hive.base.primarySequenceNumber, hive.base.secondarySequenceNumber);
+    }
+    const replayed = replayTransactionLogs(bytes, name, logs);
+    return new HiveEditor(replayed.bytes, name, options, replayed);
   }
   return new HiveEditor(new Uint8Array(bytes), name, options);
 }
@@ -75,13 +78,16 @@ const compareNames = (a: string, b: string): number => {
 
 export class HiveEditor {
   readonly name: string;
+  /** Set when the hive was dirty and its transaction logs were replayed before editing. */
+  readonly replayed: ReplayResult | undefined;
   readonly #space: CellSpace;
   readonly #sequence: number;
   readonly #now: Date | undefined;
   #hive: Hive;
 
-  constructor(bytes: Uint8Array, name: string, options: EditOptions = {}) {
+  constructor(bytes: Uint8Array, name: string, options: EditOptions = {}, replayed?: ReplayResult) {
     this.name = name;
+    this.replayed = replayed;
     this.#space = new CellSpace(bytes);
     this.#hive = openHive(bytes, name);
     this.#now = options.now;
@@ -345,10 +351,9 @@ export class HiveEditor {
       v.setUint32(at, e.nk, true);
       if (kind === 'lh') v.setUint32(at + 4, lhHash(e.name), true);
       if (kind === 'lf') {
-        for (let j = 0; j < 4 && j < e.name.length; j++) {
-          const c = e.name.charCodeAt(j);
-          out[at + 4 + j] = c <= 0xff ? c : 0;
-        }
+        // [MSR]: the first 4 characters as ASCII when they can be; otherwise the hint starts with a null.
+        const hint = e.name.slice(0, 4);
+        if ([...hint].every((c) => c.charCodeAt(0) < 0x80)) for (let j = 0; j < hint.length; j++) out[at + 4 + j] = hint.charCodeAt(j);
       }
     });
     return out;

@@ -10,4 +10,5 @@ export { HiveBins, HbinHeader, NO_CELL, type Cell } from './cells.ts';
 export { KeyNode, KeyValue, BigData, IndexHeader, SecurityKey, KEY_FLAGS, BIG_DATA_SEGMENT, lhHash, upcaseName } from './records.ts';
 export { openHiveForEdit, setValueData, HiveEditor, MAX_WRITABLE_DATA, type EditOptions } from './hive-writer.ts';
 export { HiveDirtyError, type HiveLogs } from './dirty.ts';
+export { replayTransactionLogs, marvin32, LogEntryHeader, LOG_MARVIN_SEED, type ReplayResult } from './log-replay.ts';
 export { CellSpace, type ByteRange } from './cell-space.ts';
