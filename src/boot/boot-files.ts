@@ -65,7 +65,9 @@ export async function findBootFiles(disk: ReadableDevice): Promise<BootFile[]> {
   return found;
 }
 
-/** The filesystem of the partition holding `file`, opened on `disk`. */
+/** The filesystem of the partition holding `file`, opened on `disk` (writable when `disk` is). */
+export async function openBootFileVolume(disk: WritableDevice, file: BootFile): Promise<{ volume: WritableDevice; fs: FilesystemReader }>;
+export async function openBootFileVolume(disk: ReadableDevice, file: BootFile): Promise<{ volume: ReadableDevice; fs: FilesystemReader }>;
 export async function openBootFileVolume(disk: ReadableDevice, file: BootFile): Promise<{ volume: ReadableDevice; fs: FilesystemReader }> {
   const volume = partitionDevice(disk, file.offset, file.size, `${disk.name} partition ${file.partition}`);
   const fs = await openFilesystem(volume, await probeFilesystem(volume));
