@@ -24,6 +24,7 @@ import { fixVolumePlacement } from './fixups.ts';
 import { growNtfs } from '../fs/ntfs/grow.ts';
 import { applyNtfsShrink, planNtfsShrink } from '../fs/ntfs/shrink.ts';
 import { applySectorSizeChange, planSectorSizeChange } from '../fs/sector-size.ts';
+import { identityMappingFromRestore, planBootRepair, runBootRepair } from '../boot/repair.ts';
 import { RestoreRefusedError, type RestorePlan } from './plan.ts';
 
 export interface RunRestoreOptions {
@@ -32,6 +33,11 @@ export interface RunRestoreOptions {
   threads?: number;
   signal?: AbortSignal;
   onEvent?: (event: BackupEvent) => void;
+  /**
+   * After a whole-disk restore that moved partitions or changed the disk's identity, rewrite the
+   * BCD stores and MountedDevices to name the restored partitions (src/boot/repair.ts).
+   */
+  repairBoot?: boolean;
 }
 
 /** Old and new identities of a restored disk given a new one (boot repair rewrites BCD and MountedDevices from it). */
@@ -52,6 +58,8 @@ export interface RestoreResult {
   shrunk: number[];
   /** Partitions whose volumes were rewritten for the target's logical sector size. */
   converted: number[];
+  /** Boot repair (with `repairBoot`): hives rewritten, values left alone that need a look, or why it could not run. */
+  bootRepair?: { rewritten: Array<{ partition: number; path: string; edits: number }>; attention: string[]; failed?: string };
   zeroedExcluded: string[];
 }
 
@@ -154,7 +162,36 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   }
   await target.flush();
   if (plan.kind === 'disk') await checkLayout(target, plan);
-  return { ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, shrunk, converted, zeroedExcluded };
+  const result: RestoreResult = {
+    ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, shrunk, converted, zeroedExcluded,
+  };
+  const identitiesChanged = plan.relayout || plan.newDiskId;
+  if (options.repairBoot && plan.kind === 'disk' && identitiesChanged) {
+    emit({ type: 'phase', phase: 'finish', message: 'rewriting the BCD stores and MountedDevices for the restored disk' });
+    result.bootRepair = await repairAfterRestore(target, plan, result, emit);
+  }
+  return result;
+}
+
+/**
+ * The restore itself is complete when this runs: a boot repair that cannot be done (a dirty
+ * hive without its logs, a store for the other partition style) is reported in the result and
+ * as a warning, and `lifeboat fix-boot` can be run once the cause is dealt with.
+ */
+async function repairAfterRestore(target: WritableDevice, plan: RestorePlan, result: RestoreResult, emit: (e: BackupEvent) => void): Promise<NonNullable<RestoreResult['bootRepair']>> {
+  try {
+    const mapping = identityMappingFromRestore(plan, result, await readDiskLayout(target));
+    const repair = await planBootRepair(target, mapping);
+    const done = await runBootRepair(target, repair);
+    const attention = repair.hives.flatMap((h) => h.untouched.filter((u) => u.attention).map((u) => `${h.file.path}: ${u.description}`));
+    for (const a of attention) emit({ type: 'warning', message: `boot repair left alone ${a}` });
+    return { rewritten: done.rewritten, attention };
+  } catch (e) {
+    if (!(e instanceof LifeboatError)) throw e;
+    const message = `the restore is complete, but its boot configuration was not rewritten: ${e.message}`;
+    emit({ type: 'warning', message });
+    return { rewritten: [], attention: [], failed: message };
+  }
 }
 
 function checkAbort(signal: AbortSignal | undefined, target: string): void {

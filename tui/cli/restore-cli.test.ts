@@ -102,3 +102,15 @@ test('--sector-size 512 restores a 4Kn image onto a 512-byte-sector file, says s
   t.regex(run.stdout, /volume\(s\) of partition\(s\) 1 rewritten for the target's sector size/);
   t.regex(tool('sgdisk', ['-v', target]), /No problems found/);
 });
+
+test('a restore that moves partitions with --new-disk-id rewrites the boot configuration and says so; --no-boot-repair leaves it', async (t) => {
+  const target = blank(160 << 20);
+  const run = await lifeboat(['restore', await backupOnce(), target, '--new-disk-id', '--yes', target]);
+  t.is(run.status, 0, run.stderr);
+  t.regex(run.stdout, /boot repair: partition 1 \\Boot\\BCD: 3 value\(s\) now name the restored partitions/);
+  t.regex(run.stdout, /boot repair: partition 2 \\Windows\\System32\\config\\SYSTEM: 4 value\(s\)/);
+  const other = blank(160 << 20);
+  const skipped = await lifeboat(['restore', await backupOnce(), other, '--new-disk-id', '--no-boot-repair', '--yes', other]);
+  t.is(skipped.status, 0, skipped.stderr);
+  t.notRegex(skipped.stdout, /boot repair/);
+});

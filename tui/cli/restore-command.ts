@@ -23,6 +23,7 @@ export const RESTORE_SPEC: CommandSpec = {
     { name: 'keep-layout', value: false },
     { name: 'new-disk-id', value: false },
     { name: 'realign', value: false },
+    { name: 'no-boot-repair', value: false },
     { name: 'dry-run', value: false },
     { name: 'yes', value: true },
     { name: 'sector-size', value: true },
@@ -63,6 +64,8 @@ function formatResult(result: RestoreResult): string {
   if (result.converted.length > 0) lines.push(`  ${t.converted(result.converted.join(', '))}`);
   if (result.zeroedExcluded.length > 0) lines.push(`  ${t.zeroed(result.zeroedExcluded.join(', '))}`);
   if (result.identity) lines.push(`  ${t.identity(result.identity.oldDiskId, result.identity.newDiskId)}`);
+  for (const r of result.bootRepair?.rewritten ?? []) lines.push(`  ${t.bootRepaired(r.partition, r.path, r.edits)}`);
+  if (result.bootRepair?.failed) lines.push(`  ${TEXT.warning(result.bootRepair.failed)}`);
   return lines.join('\n');
 }
 
@@ -101,7 +104,7 @@ export async function restoreCommand(argv: readonly string[], ctx: CliContext): 
       if (confirmation !== target.name) throw new LifeboatError('RESTORE_REFUSED', TEXT.restore.notConfirmed(confirmation, target.name));
       try {
         const result = await runRestore(reader, target, plan, {
-          confirmTarget: confirmation, signal: ctx.signal, onEvent: (e) => reporter.event(e),
+          confirmTarget: confirmation, signal: ctx.signal, onEvent: (e) => reporter.event(e), repairBoot: !parsed.flags.has('no-boot-repair'),
           ...(int('threads', 1, 64) ? { threads: int('threads', 1, 64)! } : {}),
         });
         reporter.done();
