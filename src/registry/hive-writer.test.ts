@@ -354,3 +354,95 @@ test('hostile: edits on corrupt hives give typed errors only', (t) => {
   }
   t.pass();
 });
+
+/**
+ * HAND-ASSEMBLED (hivex writes no ri): the single lh of \Many (60 subkeys K000, K002 … K118) is
+ * rewritten in its own cell as an ri over an li, an lf and an lh of 20 elements each, every leaf
+ * exactly full, the rest of the cell left free.
+ */
+function riHive(dir: string): { file: string; bytes: Uint8Array } {
+  const names = Array.from({ length: 60 }, (_, i) => `K${(i * 2).toString().padStart(3, '0')}`);
+  const file = buildHive(dir, 'writer-ri', ['[\\Many]', '', ...names.map((n) => `[\\Many\\${n}]\n`)].join('\n'));
+  const out = new Uint8Array(readFileSync(file));
+  const v = new DataView(out.buffer);
+  const many = openHive(out, 'ri').key('Many')!;
+  const at0 = 4096 + many.node.subkeysListOffset;
+  const cellSize = -v.getInt32(at0, true);
+  if (String.fromCharCode(out[at0 + 4]!, out[at0 + 5]!) !== 'lh' || cellSize < 24 + 88 + 168 * 2) throw new Error('expected one big lh');
+  const nks = many.subkeys().map((k) => k.cellOffset);
+  out.fill(0, at0, at0 + cellSize);
+  let at = at0;
+  const cell = (size: number, kind: string, count: number) => {
+    v.setInt32(at, -size, true);
+    out.set(Buffer.from(kind, 'latin1'), at + 4);
+    v.setUint16(at + 6, count, true);
+    const start = at;
+    at += size;
+    return start;
+  };
+  const ri = cell(24, 'ri', 3);
+  const leaves = [cell(8 + 20 * 4, 'li', 20), cell(8 + 20 * 8, 'lf', 20), cell(8 + 20 * 8, 'lh', 20)];
+  v.setInt32(at, at0 + cellSize - at, true);
+  leaves.forEach((leaf, l) => {
+    v.setUint32(ri + 8 + l * 4, leaf - 4096, true);
+    for (let i = 0; i < 20; i++) {
+      const k = l * 20 + i;
+      const step = l === 0 ? 4 : 8;
+      v.setUint32(leaf + 8 + i * step, nks[k]!, true);
+      if (l === 1) out.set(Buffer.from(names[k]!, 'latin1'), leaf + 12 + i * 8);
+      if (l === 2) {
+        let h = 0;
+        for (const c of names[k]!.toUpperCase()) h = (Math.imul(h, 37) + c.charCodeAt(0)) >>> 0;
+        v.setUint32(leaf + 12 + i * 8, h, true);
+      }
+    }
+  });
+  writeFileSync(file, out);
+  return { file, bytes: out };
+}
+
+test('an ri parent (hand-assembled li/lf/lh leaves, each full): new keys go into the right leaf, leaves move, ri repointed', (t) => {
+  const { file, bytes } = riHive(scratch.dir);
+  const listing = parseRegExport(hivexExport(file)); // hivex reads the hand-made ri first
+  t.is(listing.size, 62);
+  const editor = openHiveForEdit(bytes, 'ri', undefined, { now: NOW });
+  const added = ['K001', 'a', 'K041', 'K079', 'K999', 'K039', 'k117'];
+  for (const n of added) {
+    editor.addKey('Many', n);
+    listing.set(`\\Many\\${n}`, new Map());
+  }
+  const out = save(editor.bytes);
+  checkWithTools(t, out, listing, 'HKEY_LOCAL_MACHINE\\X', added);
+  const hive = openHive(editor.bytes, 'ri');
+  const names = hive.key('Many')!.subkeys().map((k) => k.name);
+  t.deepEqual(names, [...names].sort((a, b) => (a.toUpperCase() < b.toUpperCase() ? -1 : 1)));
+  // Still one ri over three leaves of the same kinds; each leaf sorted and (lh) hashed; the ri sorted as a whole.
+  const b = editor.bytes;
+  const v = new DataView(b.buffer, b.byteOffset);
+  const ri = 4096 + hive.key('Many')!.node.subkeysListOffset + 4;
+  t.is(String.fromCharCode(b[ri]!, b[ri + 1]!), 'ri');
+  t.is(v.getUint16(ri + 2, true), 3);
+  const perLeaf = [0, 1, 2].map((l) => {
+    const leaf = 4096 + v.getUint32(ri + 4 + l * 4, true) + 4;
+    const kind = String.fromCharCode(b[leaf]!, b[leaf + 1]!);
+    const n = v.getUint16(leaf + 2, true);
+    const step = kind === 'li' ? 4 : 8;
+    const leafNames = Array.from({ length: n }, (_, i) => openHive(b, 'x').key('Many')!.subkeys().find((k) => k.cellOffset === v.getUint32(leaf + 4 + i * step, true))!.name);
+    if (kind === 'lh') {
+      leafNames.forEach((name, i) => {
+        let h = 0;
+        for (const c of name.toUpperCase()) h = (Math.imul(h, 37) + c.charCodeAt(0)) >>> 0;
+        t.is(v.getUint32(leaf + 8 + i * 8, true), h, name);
+      });
+    }
+    if (kind === 'lf') leafNames.forEach((name, i) => t.is(Buffer.from(b.subarray(leaf + 8 + i * 8, leaf + 12 + i * 8)).toString('latin1').replace(/\0+$/, ''), name.slice(0, 4)));
+    return { kind, leafNames };
+  });
+  t.deepEqual(perLeaf.map((l) => l.kind), ['li', 'lf', 'lh']);
+  t.deepEqual(perLeaf.flatMap((l) => l.leafNames), names);
+  t.deepEqual(perLeaf[0]!.leafNames.slice(0, 3), ['a', 'K000', 'K001']);
+  // A name after one leaf's last and before the next leaf's first goes to the front of the next leaf.
+  t.deepEqual(perLeaf[1]!.leafNames.slice(0, 3), ['K039', 'K040', 'K041']);
+  t.deepEqual(perLeaf[2]!.leafNames.slice(0, 2), ['K079', 'K080']);
+  t.deepEqual(perLeaf[2]!.leafNames.slice(-3), ['k117', 'K118', 'K999']);
+});
