@@ -41,6 +41,11 @@ export class CellSpace {
     return this.#view.getUint32(RegfBaseBlock.fields.hiveBinsDataSize.offset, true);
   }
 
+  /** How many writes were made so far (an edit that fails after one leaves the hive half-written). */
+  get writeCount(): number {
+    return this.#changes.length;
+  }
+
   /** Every file range written so far, sorted and merged. */
   changedRanges(): ByteRange[] {
     const sortedRanges = [...this.#changes].sort((a, b) => a.offset - b.offset);

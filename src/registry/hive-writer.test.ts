@@ -336,23 +336,54 @@ test('hostile: edits on corrupt hives give typed errors only', (t) => {
   new DataView(badCell.buffer).setInt32(first.start, 12, true);
   t.throws(() => fresh(badCell).addValue('Description', 'x', REG.BINARY, new Uint8Array(100)), { instanceOf: CorruptStructureError });
 
+  // Overlapping cells the reader cannot see: KeyName's data moved into a fake cell inside the device
+  // element's data cell. The edit allocates and writes, then cannot free the fake cell: it fails
+  // after writing, and the editor refuses to hand out the half-edited bytes from then on.
+  const overlap = new Uint8Array(bytes);
+  const ov = new DataView(overlap.buffer);
+  const host = device.dataCellOffset! + 8;
+  const keyName = hive.key('Description')!.value('KeyName')!;
+  ov.setInt32(4096 + host, -32, true);
+  overlap.set(keyName.data, 4096 + host + 4);
+  ov.setUint32(4096 + keyName.cellOffset + 4 + 8, host, true);
+  const poisonedEditor = fresh(overlap);
+  t.is(poisonedEditor.hive.key('Description')!.value('KeyName')!.asString(), 'BCD00000000');
+  t.throws(() => poisonedEditor.setValueData('Description', 'KeyName', REG.SZ, new Uint8Array(100)), { instanceOf: CorruptStructureError });
+  t.throws(() => poisonedEditor.bytes, { instanceOf: UsageError, message: /earlier edit failed/ });
+  t.throws(() => poisonedEditor.addKey('Objects', 'x'), { instanceOf: UsageError });
+  // Errors before any write (a name that exists) leave the editor usable.
+  const e2 = fresh(bytes);
+  t.throws(() => e2.addKey('', 'Objects'), { instanceOf: UsageError });
+  t.is(e2.bytes.length, bytes.length);
+
   // Seeded bit flips in the bins: each edit gives a hive our reader opens, or a LifeboatError.
   const next = rng(0x11fe);
   const binsSize = hive.base.hiveBinsDataSize;
+  let poisoned = 0;
   for (let i = 0; i < 150; i++) {
     const b = new Uint8Array(bytes);
     for (let k = 0; k < 4; k++) b[4096 + next(binsSize)]! ^= 1 << next(8);
+    let e: HiveEditor | undefined;
     try {
-      const e = fresh(b);
+      e = fresh(b);
       e.setValueData(DEVICE_KEY, 'Element', REG.BINARY, new Uint8Array(100 + (i % 50)));
       e.addKey('Objects', `k${i}`);
       e.addValue('Description', `v${i}`, REG.BINARY, new Uint8Array(i));
       openHive(e.bytes, 'again');
     } catch (err) {
       if (!(err instanceof LifeboatError)) t.fail(`case ${i}: ${String(err)}`);
+      // An edit that failed after writing leaves the editor refusing to hand out its bytes.
+      if (e && e.changedRanges().length > 0) {
+        try {
+          void e.bytes;
+        } catch (x) {
+          t.true(x instanceof UsageError);
+          poisoned++;
+        }
+      }
     }
   }
-  t.pass();
+  t.log(`${poisoned} editors refused further use after a failed edit`);
 });
 
 /**

@@ -84,6 +84,7 @@ export class HiveEditor {
   readonly #sequence: number;
   readonly #now: Date | undefined;
   #hive: Hive;
+  #failed: LifeboatError | undefined;
 
   constructor(bytes: Uint8Array, name: string, options: EditOptions = {}, replayed?: ReplayResult) {
     this.name = name;
@@ -99,7 +100,30 @@ export class HiveEditor {
 
   /** The hive as edited so far (a new array once an hbin was appended). */
   get bytes(): Uint8Array {
+    this.#usable();
     return this.#space.bytes;
+  }
+
+  /** After an edit failed half-way the bytes are inconsistent: the editor refuses further use (STYLE 7). */
+  #usable(): void {
+    if (this.#failed) {
+      throw new UsageError(`hive ${this.name}: an earlier edit failed after writing (${this.#failed.message}); the edited copy must not be used`,
+        { hive: this.name, cause: this.#failed.code });
+    }
+  }
+
+  /** Run one edit; an error after its first write poisons the editor. */
+  #edit<T>(fn: () => T): T {
+    this.#usable();
+    const writes = this.#space.writeCount;
+    try {
+      return fn();
+    } catch (e) {
+      if (this.#space.writeCount !== writes) {
+        this.#failed = e instanceof LifeboatError ? e : new LifeboatError('INTERNAL', String(e));
+      }
+      throw e;
+    }
   }
 
   /** The reader's view of the edited hive. */
@@ -139,10 +163,14 @@ export class HiveEditor {
    * freed). Data over 16344 bytes of a new size is refused (it would need db big data).
    */
   setValueData(keyPath: string, valueName: string, type: number, data: Uint8Array): void {
+    this.#edit(() => this.#setValueData(keyPath, valueName, type, data));
+  }
+
+  #setValueData(keyPath: string, valueName: string, type: number, data: Uint8Array): void {
     const key = this.#key(keyPath);
     const value = key.value(valueName);
     if (!value) {
-      this.addValue(keyPath, valueName, type, data);
+      this.#addValue(keyPath, valueName, type, data);
       return;
     }
     const old = value.data;
@@ -182,6 +210,10 @@ export class HiveEditor {
 
   /** Add a value the key does not have yet; its values list is extended in place or moved to a larger cell. */
   addValue(keyPath: string, name: string, type: number, data: Uint8Array): void {
+    this.#edit(() => this.#addValue(keyPath, name, type, data));
+  }
+
+  #addValue(keyPath: string, name: string, type: number, data: Uint8Array): void {
     const key = this.#key(keyPath);
     if (key.value(name)) throw new UsageError(`key ${JSON.stringify(keyPath)} of hive ${this.name} already has a value ${JSON.stringify(name)}`);
     if (data.length > MAX_WRITABLE_DATA) this.#refuseBig(name, data.length);
@@ -233,6 +265,10 @@ export class HiveEditor {
    * the right leaf of an ri. A parent without subkeys gets an lh (lf before hive version 1.5).
    */
   addKey(parentPath: string, name: string): string {
+    return this.#edit(() => this.#addKey(parentPath, name));
+  }
+
+  #addKey(parentPath: string, name: string): string {
     const parent = this.#key(parentPath);
     if (name === '' || name.includes('\\')) throw new UsageError(`key name ${JSON.stringify(name)} is empty or holds a backslash`);
     if (parent.subkey(name)) throw new UsageError(`key ${JSON.stringify(parentPath)} of hive ${this.name} already has a subkey ${JSON.stringify(name)}`);
