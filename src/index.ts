@@ -25,3 +25,4 @@ export { planRestore, RestoreRefusedError, type RestorePlan, type RestoreOptions
 export { runRestore, type RestoreResult, type RunRestoreOptions } from './restore/run-restore.ts';
 export { buildAcquisitionLog, formatAcquisitionLog, SSD_REMARK, type AcquisitionLog, type LogVerification } from './backup/acquisition-log.ts';
 export { PassphraseNeededError, WrongPassphraseError } from './codec/cipher.ts';
+export { planFixBoot, runFixBoot, type FixBootPlan, type FixBootResult } from './boot/fix-boot.ts';

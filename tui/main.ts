@@ -11,6 +11,7 @@ import { infoCommand } from './cli/info-command.ts';
 import { inspectCli, inspectCommand } from './cli/inspect-command.ts';
 import { readHidden } from './cli/passphrase.ts';
 import { restoreCommand } from './cli/restore-command.ts';
+import { fixBootCommand } from './cli/fix-boot-command.ts';
 import { verifyCommand } from './cli/verify-command.ts';
 import { demoDisk } from './demo.ts';
 import { TEXT } from './text.ts';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   info: infoCommand,
   inspect: inspectCli,
   restore: restoreCommand,
+  'fix-boot': fixBootCommand,
 };
 
 /** Commands that stop cleanly on Ctrl-C; the others keep Node's default (exit at once). */

@@ -53,6 +53,12 @@ const HELP = {
     '      --sector-size 512|4096  for a target file (default: the source disk\'s)',
     '      --threads N, --passphrase-file FILE, --json',
   ],
+  fixBoot: [
+    '  fix-boot <disk> [--dry-run] [--yes DISK] [--json]',
+    '      repair the boot configuration of a disk on its own: BCD stores and MountedDevices that',
+    '      name an earlier identity of the disk, empty MBR boot code, no active partition; shows',
+    '      what it found and what it will change, then asks for the disk\'s name',
+  ],
 };
 
 export const TEXT = {
@@ -66,6 +72,7 @@ export const TEXT = {
     ...HELP.verify,
     ...HELP.info,
     ...HELP.restore,
+    ...HELP.fixBoot,
     '  help',
     '      this text',
     '',
@@ -79,6 +86,21 @@ export const TEXT = {
     verify: ['usage:', ...HELP.verify].join('\n'),
     info: ['usage:', ...HELP.info].join('\n'),
     restore: ['usage:', ...HELP.restore].join('\n'),
+    fixBoot: ['usage:', ...HELP.fixBoot].join('\n'),
+  },
+  fixBoot: {
+    heading: (disk: string, scheme: string) => `Boot repair of ${disk} (${scheme})`,
+    found: (kind: string, partition: number, path: string, logs: number) =>
+      `found ${kind === 'bcd' ? 'BCD store' : 'SYSTEM hive'}: partition ${partition} \\${path}${logs > 0 ? ` (+${logs} transaction log(s))` : ''}`,
+    edit: (path: string, what: string) => `will rewrite in \\${path}: ${what}`,
+    leftAlone: (path: string, what: string) => `left alone in \\${path}: ${what}`,
+    mbrCode: 'MBR boot code: empty, Lifeboat\'s own is written',
+    activate: (partition: number) => `partition ${partition} (holding \\Boot\\BCD) is marked active`,
+    willChange: (n: number) => `${n} change(s) to make.`,
+    nothing: 'Nothing to change.',
+    done: 'Boot configuration repaired; each change was read back.',
+    noDisk: (path: string) => `${path} does not exist`,
+    confirmNeeded: (disk: string) => `confirm the repair with --yes ${disk} (no terminal to ask on)`,
   },
   restore: {
     columns: ['#', 'filesystem', 'label', 'from → to', 'size', 'writes', ''],

@@ -1,0 +1,123 @@
+/**
+ * `fix-boot`: boot repair for a disk on its own, with no restore to say what changed. What it
+ * infers, it shows before changing anything:
+ *
+ * - the disk the BCD stores were made for: a store on this disk whose partition devices name
+ *   another MBR signature (or GPT disk GUID) at offsets (or partition GUIDs) that all exist on
+ *   this disk was made for this disk before its identity changed — its elements and the
+ *   matching MountedDevices values are rewritten to this disk's identity;
+ * - on MBR: boot code that is all zeros gets Lifeboat's own; with no active partition, the one
+ *   holding `\Boot\BCD` is marked active.
+ */
+import type { ReadableDevice, WritableDevice } from '../device/block-device.ts';
+import { decodeMbr, encodeMbr } from '../partition/mbr.ts';
+import { readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
+import { writeAndVerify } from '../partition/table-write.ts';
+import { openHive } from '../registry/index.ts';
+import { readBcd } from './bcd.ts';
+import type { IdentityMapping } from './boot-identity-plan.ts';
+import { findBootFiles, openBootFileVolume, type BootFile } from './boot-files.ts';
+import { LIFEBOAT_MBR_CODE } from './mbr-code.ts';
+import { planBootRepair, runBootRepair, type BootRepairPlan, type BootRepairResult } from './repair.ts';
+
+export interface FixBootPlan {
+  disk: string;
+  scheme: DiskLayout['scheme'];
+  found: BootFile[];
+  /** The identity change inferred from the stores, when there is exactly one. */
+  mapping?: IdentityMapping;
+  repair?: BootRepairPlan;
+  /** MBR: write Lifeboat's boot code (the disk's is all zeros). */
+  writeMbrCode: boolean;
+  /** MBR: mark this partition active (none is, and it holds \Boot\BCD). */
+  activate?: number;
+  notes: string[];
+}
+
+export interface FixBootResult {
+  repair?: BootRepairResult;
+  wroteMbrCode: boolean;
+  activated?: number;
+}
+
+type Seen = Map<string, Set<string>>;
+
+/** Partition identities the disk's BCD stores name: MBR signature → offsets, or disk GUID → partition GUIDs. */
+async function namedByStores(disk: ReadableDevice, stores: BootFile[]): Promise<{ mbr: Seen; gpt: Seen }> {
+  const mbr: Seen = new Map();
+  const gpt: Seen = new Map();
+  const add = (m: Seen, k: string, v: string) => m.set(k, (m.get(k) ?? new Set()).add(v));
+  for (const file of stores) {
+    const { fs } = await openBootFileVolume(disk, file);
+    const store = readBcd(openHive(await fs.readFile(file.path), `partition ${file.partition} \\${file.path}`));
+    for (const { element } of store.elements()) {
+      if (element.value.kind !== 'device' || element.value.device.kind !== 'partition') continue;
+      const p = element.value.device.partition;
+      if (p.style === 'mbr') add(mbr, String(p.diskSignature >>> 0), String(p.partitionOffset));
+      else add(gpt, p.diskGuid, p.partitionGuid);
+    }
+  }
+  return { mbr, gpt };
+}
+
+function inferMapping(layout: DiskLayout, named: { mbr: Seen; gpt: Seen }, notes: string[]): IdentityMapping | undefined {
+  const candidates: IdentityMapping[] = [];
+  if (layout.scheme === 'mbr') {
+    const signature = Number.parseInt(layout.diskId ?? '0', 16);
+    const offsets = new Set(layout.partitions.map((p) => String(p.offset)));
+    for (const [sig, used] of named.mbr) {
+      if (Number(sig) === signature) continue;
+      const hex = Number(sig).toString(16).padStart(8, '0');
+      if ([...used].every((o) => offsets.has(o))) {
+        candidates.push({ scheme: 'mbr', oldSignature: Number(sig), newSignature: signature, partitions: layout.partitions.map((p) => ({ oldOffset: p.offset, newOffset: p.offset })) });
+      } else {
+        notes.push(`the BCD names disk ${hex} at offsets this disk has no partition at; left alone`);
+      }
+    }
+  } else if (layout.scheme === 'gpt') {
+    const guids = new Set(layout.partitions.map((p) => p.guid));
+    for (const [diskGuid, used] of named.gpt) {
+      if (diskGuid === layout.diskId) continue;
+      if ([...used].every((g) => guids.has(g))) {
+        candidates.push({ scheme: 'gpt', oldDiskGuid: diskGuid, newDiskGuid: layout.diskId!, partitions: layout.partitions.map((p) => ({ oldGuid: p.guid!, newGuid: p.guid! })) });
+      } else {
+        notes.push(`the BCD names disk ${diskGuid} with partitions this disk does not have; left alone`);
+      }
+    }
+  }
+  if (candidates.length > 1) {
+    notes.push(`the BCD names ${candidates.length} earlier identities of this disk; nothing rewritten: restore with boot repair, or rebuild the store`);
+    return undefined;
+  }
+  return candidates[0];
+}
+
+export async function planFixBoot(disk: ReadableDevice): Promise<FixBootPlan> {
+  const layout = await readDiskLayout(disk);
+  const found = await findBootFiles(disk);
+  const notes: string[] = [];
+  const mapping = inferMapping(layout, await namedByStores(disk, found.filter((f) => f.kind === 'bcd')), notes);
+  const repair = mapping ? await planBootRepair(disk, mapping) : undefined;
+  if (!mapping && notes.length === 0) notes.push(found.some((f) => f.kind === 'bcd') ? 'the BCD stores already name this disk' : 'no BCD store found on this disk');
+  let writeMbrCode = false;
+  let activate: number | undefined;
+  if (layout.scheme === 'mbr') {
+    const mbr = decodeMbr(await disk.read(0, 512));
+    writeMbrCode = mbr.bootCode.every((b) => b === 0);
+    const holder = found.find((f) => f.kind === 'bcd' && f.path === 'Boot\\BCD');
+    if (!layout.partitions.some((p) => p.active) && holder && holder.partition <= 4) activate = holder.partition;
+  }
+  return { disk: disk.name, scheme: layout.scheme, found, ...(mapping ? { mapping } : {}), ...(repair ? { repair } : {}), writeMbrCode, ...(activate ? { activate } : {}), notes };
+}
+
+export async function runFixBoot(disk: WritableDevice, plan: FixBootPlan): Promise<FixBootResult> {
+  const repair = plan.repair ? await runBootRepair(disk, plan.repair) : undefined;
+  if (plan.writeMbrCode || plan.activate) {
+    const mbr = decodeMbr(await disk.read(0, 512));
+    const bootCode = plan.writeMbrCode ? new Uint8Array(440) : mbr.bootCode;
+    if (plan.writeMbrCode) bootCode.set(LIFEBOAT_MBR_CODE);
+    const entries = mbr.entries.map((e, i) => (plan.activate === i + 1 ? { ...e, status: 0x80 } : e));
+    await writeAndVerify(disk, [{ offset: 0, bytes: encodeMbr({ ...mbr, bootCode, entries }), what: 'MBR' }]);
+  }
+  return { ...(repair ? { repair } : {}), wroteMbrCode: plan.writeMbrCode, ...(plan.activate ? { activated: plan.activate } : {}) };
+}
