@@ -477,3 +477,27 @@ test('an ri parent (hand-assembled li/lf/lh leaves, each full): new keys go into
   t.deepEqual(perLeaf[2]!.leafNames.slice(0, 2), ['K079', 'K080']);
   t.deepEqual(perLeaf[2]!.leafNames.slice(-3), ['k117', 'K118', 'K999']);
 });
+
+test('a version 1.3 hive: a parent without subkeys gets an lf (lh needs 1.5), hint = first 4 ASCII characters', (t) => {
+  const { bytes } = original('bcd');
+  const v = new DataView(bytes.buffer, bytes.byteOffset);
+  v.setUint32(0x18, 3, true); // minor version 3
+  let x = 0;
+  for (let i = 0; i < 0x1fc; i += 4) x ^= v.getUint32(i, true);
+  v.setUint32(0x1fc, x >>> 0, true);
+  const editor = openHiveForEdit(bytes, 'BCD 1.3', undefined, { now: NOW });
+  editor.addKey('Description', 'Zeta');
+  editor.addKey('Description', 'al');
+  editor.addKey('Description', 'Ωmega');
+  const out = editor.bytes;
+  const d = openHive(out, 'x').key('Description')!;
+  t.deepEqual(d.subkeys().map((k) => k.name), ['al', 'Zeta', 'Ωmega']);
+  const lf = 4096 + d.node.subkeysListOffset + 4;
+  t.is(String.fromCharCode(out[lf]!, out[lf + 1]!), 'lf');
+  t.deepEqual([0, 1, 2].map((i) => Buffer.from(out.subarray(lf + 8 + i * 8, lf + 12 + i * 8)).toString('hex')),
+    ['616c0000', '5a657461', '00000000']);
+  const file = save(out);
+  const listed = parseRegExport(hivexExport(file));
+  t.deepEqual([...listed.keys()].filter((k) => k.startsWith('\\Description\\')).sort(), ['\\Description\\Zeta', '\\Description\\al', '\\Description\\Ωmega']);
+  t.is(spawnSync('reged', ['-x', file, 'HKEY_LOCAL_MACHINE\\X', '\\', `${file}.reg`], { encoding: 'utf8' }).status, 0);
+});
