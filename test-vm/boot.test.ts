@@ -12,7 +12,7 @@
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, type FixtureName, type Manifest } from '../test/helpers/fixtures.ts';
@@ -210,6 +210,37 @@ test('ntfs-4k (4096-byte sectors) restored onto a disk with 512-byte sectors boo
   const plan = await restore(await p.image, target, 512);
   t.deepEqual(plan.sectorSizeChange, { from: 4096, to: 512, partitions: [1, 2] }, 'the NTFS volume and the ESP are rewritten for 512-byte sectors');
   await bootsAndHashes(t, p, target, 'ntfs-4k restored to 512-byte sectors', c.timeoutMs, 512);
+});
+
+test('bios-mbr restored with a new disk identity onto a larger disk, then boot-repaired, still boots and GRUB reads the rewritten hives', async (t) => {
+  const c = CASES.find((x) => x.name === 'bios-mbr')!;
+  t.timeout(c.timeoutMs * 3);
+  const p = prepare(c);
+  const targetPath = targetFile(join(scratch.dir, c.name, 'restored-repaired.img'), p.manifest.size + (64 << 20));
+  const reader = await ImageReader.open(await p.image);
+  const target = await openFileDevice(targetPath, { writable: true });
+  let result;
+  try {
+    const plan = await planRestore(reader, target, { newDiskId: true });
+    result = await runRestore(reader, target, plan, { confirmTarget: target.name, repairBoot: true });
+  } finally {
+    await target.close();
+    await reader.close();
+  }
+  t.deepEqual(result.bootRepair?.rewritten.map((r) => r.path), ['Boot\\BCD', 'Windows\\System32\\config\\SYSTEM']);
+  // The hives changed on purpose: GRUB must read what ntfscat reads from the restored disk.
+  const layout = JSON.parse(execFileSync('sfdisk', ['-J', targetPath], { encoding: 'utf8' })) as { partitiontable: { partitions: Array<{ start: number; size: number }> } };
+  const expected = p.files.map((f) => {
+    if (!/\\(BCD|SYSTEM)$/.test(f.path)) return f;
+    const part = layout.partitiontable.partitions[f.partition - 1]!;
+    const vol = join(scratch.dir, c.name, `repaired-p${f.partition}.img`);
+    execFileSync('sh', ['-c', `dd if=${targetPath} of=${vol} bs=512 skip=${part.start} count=${part.size} status=none`]);
+    const bytes = execFileSync('ntfscat', [vol, `/${f.path.replaceAll('\\', '/')}`], { maxBuffer: 64 << 20 });
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    t.not(sha256, f.sha256, `${f.path} was rewritten`);
+    return { ...f, sha256 };
+  });
+  await bootsAndHashes(t, { ...p, files: expected }, targetPath, 'bios-mbr restored with a new identity and boot-repaired', c.timeoutMs);
 });
 
 test('control: the bios-mbr disk with its gap (core.img) zeroed does not boot, so a restore that loses the gap fails these tests', async (t) => {
