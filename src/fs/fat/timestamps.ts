@@ -21,3 +21,20 @@ export function dosDateTime(date: number, time: number, centiseconds = 0, utcOff
   if (new Date(wallClock).getUTCDate() !== day) return undefined;
   return new Date(wallClock + centiseconds * 10 - utcOffsetMinutes * 60_000);
 }
+
+/**
+ * The DOS fields of `when`, read from its UTC fields (the wall clock, as `dosDateTime` gives it
+ * back); years outside 1980–2107 are clamped to the format's range. `centiseconds` is
+ * DIR_CrtTimeTenth: the odd second and the milliseconds in units of 10 ms.
+ */
+export function encodeDosDateTime(when: Date): { date: number; time: number; centiseconds: number } {
+  const year = when.getUTCFullYear();
+  if (year < 1980) return { date: (1 << 5) | 1, time: 0, centiseconds: 0 };
+  if (year > 2107) return { date: (127 << 9) | (12 << 5) | 31, time: (23 << 11) | (59 << 5) | 29, centiseconds: 199 };
+  const second = when.getUTCSeconds();
+  return {
+    date: ((year - 1980) << 9) | ((when.getUTCMonth() + 1) << 5) | when.getUTCDate(),
+    time: (when.getUTCHours() << 11) | (when.getUTCMinutes() << 5) | (second >>> 1),
+    centiseconds: (second & 1) * 100 + Math.floor(when.getUTCMilliseconds() / 10),
+  };
+}
