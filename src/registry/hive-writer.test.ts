@@ -270,24 +270,49 @@ test('SYSTEM: MountedDevices entries rewritten (same size, longer), a new contro
   t.deepEqual(toolBytes('hivexget', [file, '\\MountedDevices', '\\DosDevices\\D:']), guidForm);
 });
 
-test('a hivexregedit-built hive (UTF-16 names, a 20000-byte single-cell value): edits and new keys', (t) => {
+test('a hivexregedit-built hive (UTF-16 names, a 20000-byte single-cell value): edits, db big data, new keys', (t) => {
   const reg = ['[\\Parent]', '"Big"=' + hexReg(REG.BINARY, new Uint8Array(20000).fill(3)), '',
     '[\\Parent\\B]', '', '[\\Parent\\D]', '', '[\\Ключ]', '"Значение"=dword:00000005', ''].join('\n');
   const file = buildHive(scratch.dir, 'writer-built', reg);
   const bytes = new Uint8Array(readFileSync(file));
   const listing = parseRegExport(hivexExport(file));
   const editor = openHiveForEdit(bytes, 'built', undefined, { now: NOW });
-  editor.setValueData('Parent', 'Big', REG.BINARY, new Uint8Array(20000).fill(4)); // same size, in place
-  t.throws(() => editor.setValueData('Parent', 'Big', REG.BINARY, new Uint8Array(20001)), { instanceOf: UsageError, message: /db big data/ });
-  t.throws(() => editor.addValue('Parent', 'Huge', REG.BINARY, new Uint8Array(16345)), { instanceOf: UsageError });
+  editor.setValueData('Parent', 'Big', REG.BINARY, new Uint8Array(20000).fill(4)); // same size, in place (hivex's plain cell)
+  t.is(editor.hive.key('Parent')!.value('Big')!.storage.kind, 'cell');
+  // New sizes over 16344 bytes become db big data (3 and 2 segments); a db value shrunk to a cell frees its cells.
+  const big = Uint8Array.from({ length: 40000 }, (_, i) => (i * 31 + (i >> 9)) & 0xff);
+  const huge = Uint8Array.from({ length: 16345 }, (_, i) => (i * 7) & 0xff);
+  editor.setValueData('Parent', 'Big', REG.BINARY, big);
+  editor.addValue('Parent', 'Huge', REG.BINARY, huge);
+  editor.addValue('Parent', 'Shrunk', REG.BINARY, new Uint8Array(30000).fill(9));
+  const shrunkBig = editor.hive.key('Parent')!.value('Shrunk')!.storage;
+  editor.setValueData('Parent', 'Shrunk', REG.BINARY, new Uint8Array(100).fill(8));
+  const parentKey = editor.hive.key('Parent')!;
+  const bigStorage = parentKey.value('Big')!.storage;
+  t.is(bigStorage.kind, 'big');
+  t.is(bigStorage.kind === 'big' ? bigStorage.segments.length : 0, 3);
+  const hugeStorage = parentKey.value('Huge')!.storage;
+  t.is(hugeStorage.kind === 'big' ? hugeStorage.segments.length : 0, 2);
+  t.is(parentKey.value('Shrunk')!.storage.kind, 'cell');
+  t.is(parentKey.node.largestValueDataSize, 40000);
+  if (shrunkBig.kind === 'big') {
+    const dv = new DataView(editor.bytes.buffer);
+    for (const o of [shrunkBig.dbOffset, shrunkBig.segmentsListOffset, ...shrunkBig.segments]) t.true(dv.getInt32(4096 + o, true) > 0, `cell ${o} freed`);
+  } else {
+    t.fail('30000 bytes were not stored as db big data');
+  }
   for (const n of ['A', 'c', 'E', 'Б']) editor.addKey('Parent', n);
   editor.setValueData('Ключ', 'Значение', REG.DWORD, Uint8Array.of(6, 0, 0, 0));
-  set(listing, '\\Parent', 'Big', REG.BINARY, new Uint8Array(20000).fill(4));
+  set(listing, '\\Parent', 'Big', REG.BINARY, big);
+  set(listing, '\\Parent', 'Huge', REG.BINARY, huge);
+  set(listing, '\\Parent', 'Shrunk', REG.BINARY, new Uint8Array(100).fill(8));
   for (const n of ['A', 'c', 'E', 'Б']) listing.set(`\\Parent\\${n}`, new Map());
   set(listing, '\\Ключ', 'Значение', REG.DWORD, Uint8Array.of(6, 0, 0, 0));
   const out = save(editor.bytes);
   checkWithTools(t, out, listing, 'HKEY_LOCAL_MACHINE\\X', ['Parent\\A', 'Parent\\c', 'Parent\\E']);
   t.deepEqual(editor.hive.key('Parent')!.subkeys().map((k) => k.name), ['A', 'B', 'c', 'D', 'E', 'Б']);
+  t.deepEqual(toolBytes('hivexget', [out, '\\Parent', 'Big']), Buffer.from(big));
+  t.deepEqual(toolBytes('hivexget', [out, '\\Parent', 'Huge']), Buffer.from(huge));
   // Errors for what is not there or already there.
   t.throws(() => editor.addKey('Parent', 'a'), { instanceOf: UsageError });
   t.throws(() => editor.addValue('Parent', 'BIG', REG.BINARY, new Uint8Array(1)), { instanceOf: UsageError });

@@ -14,12 +14,12 @@ import { HiveDirtyError, type HiveLogs } from './dirty.ts';
 import { Hive, Key, openHive, regTypeName, type Value } from './hive.ts';
 import { replayTransactionLogs, type ReplayResult } from './log-replay.ts';
 import {
-  BIG_DATA_SEGMENT, DATA_INLINE, IndexHeader, INDEX_ELEMENTS_OFFSET, KEY_FLAGS, KEY_NAME_OFFSET, KeyNode, KeyValue,
+  BIG_DATA_SEGMENT, BigData, DATA_INLINE, IndexHeader, INDEX_ELEMENTS_OFFSET, KEY_FLAGS, KEY_NAME_OFFSET, KeyNode, KeyValue,
   lhHash, MAX_INLINE_DATA, SecurityKey, upcaseName, VALUE_COMP_NAME, VALUE_NAME_OFFSET,
 } from './records.ts';
 
-/** Largest value data the writer stores: one cell. Bigger data needs db big data, which it does not write. */
-export const MAX_WRITABLE_DATA = BIG_DATA_SEGMENT;
+/** Most value data the writer stores: a db record lists at most 65535 segments of 16344 bytes. */
+export const MAX_WRITABLE_DATA = 0xffff * BIG_DATA_SEGMENT;
 /** Most elements one subkey index leaf holds (its count is a u16). */
 const MAX_LEAF_ELEMENTS = 0xffff;
 
@@ -160,7 +160,7 @@ export class HiveEditor {
    * Set a value's type and data, adding the value when the key has none of that name. Same-size
    * data is patched where it lies (inline, cell or big data segments); other sizes go inline
    * (≤ 4 bytes), into the value's own cell when it is big enough, or into a new cell (the old one
-   * freed). Data over 16344 bytes of a new size is refused (it would need db big data).
+   * freed). Data over 16344 bytes goes into db big data (hive 1.4+), never into a reused cell.
    */
   setValueData(keyPath: string, valueName: string, type: number, data: Uint8Array): void {
     this.#edit(() => this.#setValueData(keyPath, valueName, type, data));
@@ -192,12 +192,12 @@ export class HiveEditor {
       if (data.length <= MAX_INLINE_DATA) {
         this.#writeInline(vk, data);
         oldCells.forEach((c) => s.free(c));
-      } else if (storage.kind === 'cell' && this.#hive.bins.cell(storage.cellOffset, 'value data').data.length >= data.length) {
+      } else if (storage.kind === 'cell' && !this.#needsBigData(data.length)
+        && this.#hive.bins.cell(storage.cellOffset, 'value data').data.length >= data.length) {
         s.write(HIVE_BINS_START + storage.cellOffset + 4, data);
         s.setU32(this.#vkField(vk, 'dataSize'), data.length);
       } else {
-        const cell = s.allocate(data.length);
-        s.write(HIVE_BINS_START + cell + 4, data);
+        const cell = this.#storeData(data);
         s.setU32(this.#vkField(vk, 'dataSize'), data.length);
         s.setU32(this.#vkField(vk, 'dataOffset'), cell);
         oldCells.forEach((c) => s.free(c));
@@ -225,7 +225,7 @@ export class HiveEditor {
     const listCapacity = count > 0 ? Math.floor((this.#hive.bins.cell(oldList, 'values list').data.length) / 4) : 0;
     const s = this.#space;
 
-    const dataCell = data.length > MAX_INLINE_DATA ? s.allocate(data.length) : undefined;
+    const dataCell = data.length > MAX_INLINE_DATA ? this.#storeData(data) : undefined;
     const vk = s.allocate(VALUE_NAME_OFFSET + encoded.bytes.length);
     const record = new Uint8Array(VALUE_NAME_OFFSET + encoded.bytes.length);
     KeyValue.encodeInto({ signature: sig('vk'), nameLength: encoded.bytes.length, dataSize: 0, dataOffset: 0, dataType: type,
@@ -235,7 +235,6 @@ export class HiveEditor {
     if (dataCell === undefined) {
       this.#writeInline(vk, data);
     } else {
-      s.write(HIVE_BINS_START + dataCell + 4, data);
       s.setU32(this.#vkField(vk, 'dataSize'), data.length);
       s.setU32(this.#vkField(vk, 'dataOffset'), dataCell);
     }
@@ -410,14 +409,49 @@ export class HiveEditor {
     return [];
   }
 
+  /** Hives 1.4+ keep data over 16344 bytes as db big data ([MSR]); Windows reads it that way. */
+  #needsBigData(length: number): boolean {
+    return length > BIG_DATA_SEGMENT && this.#hive.minorVersion >= 4;
+  }
+
+  /**
+   * New cells holding `data` (more than 4 bytes); returns what the vk's data offset names: one
+   * data cell, or a db record whose segments list names segment cells of 16344 bytes (the last
+   * holds the rest).
+   */
+  #storeData(data: Uint8Array): number {
+    const s = this.#space;
+    if (!this.#needsBigData(data.length)) {
+      const cell = s.allocate(data.length);
+      s.write(HIVE_BINS_START + cell + 4, data);
+      return cell;
+    }
+    const count = Math.ceil(data.length / BIG_DATA_SEGMENT);
+    const segments: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const part = data.subarray(i * BIG_DATA_SEGMENT, (i + 1) * BIG_DATA_SEGMENT);
+      // 4 spare bytes after each segment's data, as in Windows' full segments: hivex takes a
+      // segment's cell size - 8 bytes, so a tight last segment would lose its tail there.
+      const cell = s.allocate(part.length + 4);
+      s.write(HIVE_BINS_START + cell + 4, part);
+      segments.push(cell);
+    }
+    const list = s.allocate(count * 4);
+    const listBytes = new Uint8Array(count * 4);
+    segments.forEach((o, i) => new DataView(listBytes.buffer).setUint32(i * 4, o, true));
+    s.write(HIVE_BINS_START + list + 4, listBytes);
+    const db = s.allocate(BigData.size);
+    s.write(HIVE_BINS_START + db + 4, BigData.encode({ signature: sig('db'), numberOfSegments: count, segmentsListOffset: list }));
+    return db;
+  }
+
   #checkWritableSize(value: Value, length: number): void {
     if (length > MAX_WRITABLE_DATA) this.#refuseBig(value.name, length);
   }
 
   #refuseBig(name: string, length: number): never {
-    throw new UsageError(`value ${JSON.stringify(name)} of hive ${this.name}: ${length} bytes of data need db big data `
-      + `(more than ${MAX_WRITABLE_DATA}), which Lifeboat does not write; only same-size changes of such data are supported`,
-    { hive: this.name, value: name, length });
+    throw new UsageError(`value ${JSON.stringify(name)} of hive ${this.name}: ${length} bytes of data are more than `
+      + `the ${MAX_WRITABLE_DATA} a db big data record can hold`, { hive: this.name, value: name, length });
   }
 
   /** Raise an nk "largest …" field to `length` if it is smaller (only the bits under `mask`: the rest are flags). */
