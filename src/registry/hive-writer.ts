@@ -1,10 +1,11 @@
 /**
  * Editing a hive in memory (docs/formats/registry.md, "Writing"): value data patched in place
- * when the size allows, otherwise moved to a reused, split or newly appended cell; new values and
- * new keys (lh/lf/li leaves kept sorted, ri parents through the right leaf). Every edit re-reads
- * the hive with the reader and checks what it wrote, then leaves the base block clean: both
- * sequence numbers = the opened primary + 1, last-written time, checksum. Dirty hives have their
- * logs replayed first (log-replay.ts) or are refused (dirty.ts). Records are reached through the reader's layouts; nothing here redeclares offsets.
+ * when the size allows, otherwise moved to a reused, split or newly appended cell (db big data
+ * over 16344 bytes); new values and new keys (their index insertion: subkey-index.ts). Every
+ * edit re-reads the hive with the reader and checks what it wrote, then leaves the base block
+ * clean: both sequence numbers = the opened primary + 1, last-written time, checksum. Dirty
+ * hives have their logs replayed first (log-replay.ts) or are refused (dirty.ts). Records are
+ * reached through the reader's layouts; nothing here redeclares offsets.
  */
 import { CorruptStructureError, LifeboatError, NotFoundError, UsageError } from '../errors.ts';
 import { HIVE_BINS_START, RegfBaseBlock, regfChecksum } from './base-block.ts';
@@ -13,15 +14,14 @@ import { NO_CELL } from './cells.ts';
 import { HiveDirtyError, type HiveLogs } from './dirty.ts';
 import { Hive, Key, openHive, regTypeName, type Value } from './hive.ts';
 import { replayTransactionLogs, type ReplayResult } from './log-replay.ts';
+import { insertSubkey } from './subkey-index.ts';
 import {
-  BIG_DATA_SEGMENT, BigData, DATA_INLINE, IndexHeader, INDEX_ELEMENTS_OFFSET, KEY_FLAGS, KEY_NAME_OFFSET, KeyNode, KeyValue,
-  lhHash, MAX_INLINE_DATA, SecurityKey, upcaseName, VALUE_COMP_NAME, VALUE_NAME_OFFSET,
+  BIG_DATA_SEGMENT, BigData, DATA_INLINE, KEY_FLAGS, KEY_NAME_OFFSET, KeyNode, KeyValue, MAX_INLINE_DATA, SecurityKey,
+  VALUE_COMP_NAME, VALUE_NAME_OFFSET,
 } from './records.ts';
 
 /** Most value data the writer stores: a db record lists at most 65535 segments of 16344 bytes. */
 export const MAX_WRITABLE_DATA = 0xffff * BIG_DATA_SEGMENT;
-/** Most elements one subkey index leaf holds (its count is a u16). */
-const MAX_LEAF_ELEMENTS = 0xffff;
 
 export interface EditOptions {
   /** Time written to the base block and to the nk of each edited key (default: now). */
@@ -69,12 +69,6 @@ function encodeName(name: string): { bytes: Uint8Array; compressed: boolean } {
 }
 
 const sig = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-/** Windows' order of subkeys: upper-cased names compared one UTF-16 code unit at a time. */
-const compareNames = (a: string, b: string): number => {
-  const x = upcaseName(a);
-  const y = upcaseName(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-};
 
 export class HiveEditor {
   readonly name: string;
@@ -295,7 +289,7 @@ export class HiveEditor {
     s.write(HIVE_BINS_START + nk + 4, record);
     s.setU32(HIVE_BINS_START + security + 4 + SecurityKey.fields.referenceCount.offset, skRefs + 1);
 
-    this.#insertSubkey(parent, siblings, nk, name);
+    insertSubkey(this.#space, this.#hive, parent, siblings, nk, name, HIVE_BINS_START + parent.cellOffset + 4 + KeyNode.fields.subkeysListOffset.offset);
     s.setU32(this.#nkField(parent, 'numberOfSubkeys'), parent.node.numberOfSubkeys + 1);
     this.#raiseLargest(parent.cellOffset, 'largestSubkeyNameLength', name.length * 2, 0xffff);
     this.#touchKey(parent.cellOffset);
@@ -307,91 +301,6 @@ export class HiveEditor {
       }
     });
     return path;
-  }
-
-  #insertSubkey(parent: Key, siblings: string[], nk: number, name: string): void {
-    const s = this.#space;
-    const bins = this.#hive.bins;
-    if (parent.node.numberOfSubkeys === 0) {
-      const kind = this.#hive.minorVersion >= 5 ? 'lh' : 'lf';
-      const leaf = s.allocate(INDEX_ELEMENTS_OFFSET + 8);
-      s.write(HIVE_BINS_START + leaf + 4, this.#leafBytes(kind, [{ nk, name }], 8));
-      s.setU32(this.#nkField(parent, 'subkeysListOffset'), leaf);
-      return;
-    }
-    const top = parent.node.subkeysListOffset;
-    const topKind = this.#indexKind(top);
-    // Leaves to choose from: the list itself, or the ri's leaves with how many subkeys each holds.
-    let leafOffset = top;
-    let riSlot: number | undefined;
-    let before = 0; // subkeys in earlier leaves
-    if (topKind === 'ri') {
-      const ri = bins.cell(top, 'subkeys list', IndexHeader.size);
-      const n = IndexHeader.decode(ri.data).numberOfElements;
-      const view = new DataView(ri.data.buffer, ri.data.byteOffset, ri.data.length);
-      for (let i = 0; i < n; i++) {
-        const leaf = view.getUint32(INDEX_ELEMENTS_OFFSET + i * 4, true);
-        const size = IndexHeader.decode(bins.cell(leaf, 'subkeys list', IndexHeader.size).data).numberOfElements;
-        leafOffset = leaf;
-        riSlot = i;
-        // The new name belongs in this leaf if it sorts before this leaf's last name, or this is the last leaf.
-        if (i === n - 1 || (size > 0 && compareNames(name, siblings[before + size - 1]!) < 0)) break;
-        before += size;
-      }
-    }
-    const kind = this.#indexKind(leafOffset);
-    if (kind === 'ri') throw new CorruptStructureError('subkeys list', HIVE_BINS_START + leafOffset, 'an ri list inside an ri list', { cellOffset: leafOffset });
-    const leafCell = bins.cell(leafOffset, 'subkeys list', IndexHeader.size);
-    const count = IndexHeader.decode(leafCell.data).numberOfElements;
-    if (count >= MAX_LEAF_ELEMENTS) throw new UsageError(`the subkey index leaf at ${leafOffset} is full (${count} elements); splitting leaves is not implemented`);
-    const step = kind === 'li' ? 4 : 8;
-    const view = new DataView(leafCell.data.buffer, leafCell.data.byteOffset, leafCell.data.length);
-    const elements: Array<{ nk: number; name: string }> = [];
-    for (let i = 0; i < count; i++) elements.push({ nk: view.getUint32(INDEX_ELEMENTS_OFFSET + i * step, true), name: siblings[before + i]! });
-    let at = elements.findIndex((e) => compareNames(name, e.name) < 0);
-    if (at < 0) at = elements.length;
-    elements.splice(at, 0, { nk, name });
-    const capacity = Math.floor((leafCell.data.length - INDEX_ELEMENTS_OFFSET) / step);
-    const bytes = this.#leafBytes(kind, elements, step);
-    if (elements.length <= capacity) {
-      // Rewrite from the inserted element on; the elements before it keep their bytes.
-      const from = INDEX_ELEMENTS_OFFSET + at * step;
-      s.write(HIVE_BINS_START + leafOffset + 4 + 2, bytes.subarray(2, 4));
-      s.write(HIVE_BINS_START + leafOffset + 4 + from, bytes.subarray(from));
-      return;
-    }
-    const moved = s.allocate(bytes.length);
-    s.write(HIVE_BINS_START + moved + 4, bytes);
-    if (riSlot === undefined) s.setU32(this.#nkField(parent, 'subkeysListOffset'), moved);
-    else s.setU32(HIVE_BINS_START + top + 4 + INDEX_ELEMENTS_OFFSET + riSlot * 4, moved);
-    s.free(leafOffset);
-  }
-
-  #indexKind(offset: number): 'li' | 'lf' | 'lh' | 'ri' {
-    const cell = this.#hive.bins.cell(offset, 'subkeys list', IndexHeader.size);
-    const kind = String.fromCharCode(cell.data[0]!, cell.data[1]!);
-    if (kind !== 'li' && kind !== 'lf' && kind !== 'lh' && kind !== 'ri') {
-      throw new CorruptStructureError('subkeys list', HIVE_BINS_START + offset, `signature is ${JSON.stringify(kind)}, not li, lf, lh or ri`, { cellOffset: offset });
-    }
-    return kind;
-  }
-
-  /** A whole leaf record: header and elements (lh: name hash; lf: first 4 characters as bytes, zero-padded). */
-  #leafBytes(kind: 'li' | 'lf' | 'lh', elements: Array<{ nk: number; name: string }>, step: number): Uint8Array {
-    const out = new Uint8Array(INDEX_ELEMENTS_OFFSET + elements.length * step);
-    IndexHeader.encodeInto({ signature: sig(kind), numberOfElements: elements.length }, out);
-    const v = new DataView(out.buffer);
-    elements.forEach((e, i) => {
-      const at = INDEX_ELEMENTS_OFFSET + i * step;
-      v.setUint32(at, e.nk, true);
-      if (kind === 'lh') v.setUint32(at + 4, lhHash(e.name), true);
-      if (kind === 'lf') {
-        // [MSR]: the first 4 characters as ASCII when they can be; otherwise the hint starts with a null.
-        const hint = e.name.slice(0, 4);
-        if ([...hint].every((c) => c.charCodeAt(0) < 0x80)) for (let j = 0; j < hint.length; j++) out[at + 4 + j] = hint.charCodeAt(j);
-      }
-    });
-    return out;
   }
 
   #writeInline(vk: number, data: Uint8Array): void {
