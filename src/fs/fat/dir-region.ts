@@ -55,7 +55,7 @@ export function findItem(items: readonly FatDirItem[], name: string): FatDirItem
 }
 
 /** Index of the first slot with 0x00 in its first byte (the end marker), or the slot count. */
-function endSlot(data: Uint8Array): number {
+export function endSlot(data: Uint8Array): number {
   const slots = data.length / DIR_ENTRY_SIZE;
   for (let i = 0; i < slots; i++) if (data[i * DIR_ENTRY_SIZE] === 0) return i;
   return slots;

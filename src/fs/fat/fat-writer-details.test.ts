@@ -125,3 +125,24 @@ for (const [kind, args] of [['FAT16', ['-F', '16']], ['FAT32', ['-F', '32', '-s'
     }
   });
 }
+
+test('FAT16: entries written over the end marker end the directory again, whatever lies after it', async (t) => {
+  const img = sparseFile(join(scratch.dir, 'end-marker.img'), 16 * MiB);
+  run('mkfs.fat', ['-F', '16', img]);
+  const b = readFileSync(img);
+  const bps = b.readUInt16LE(0x0b);
+  const root = (b.readUInt16LE(0x0e) + b[0x10]! * b.readUInt16LE(0x16)) * bps;
+  t.is(b[root], 0, 'the root starts empty');
+  b.write('JUNK    TXT', root + 32, 'latin1'); // a stale entry past the end marker
+  b[root + 32 + 0x1a] = 0x99;
+  writeFileSync(img, b);
+  const dev = await openFileDevice(img, { writable: true });
+  await writeFatFile(dev, 'A.TXT', Buffer.from('a'));
+  await dev.close();
+  const after = readFileSync(img);
+  t.is(after.toString('latin1', root, root + 11), 'A       TXT');
+  t.is(after[root + 32], 0);
+  const r = runAll('fsck.fat', ['-n', img]);
+  t.is(r.code, 0, r.output);
+  t.notRegex(run('mdir', ['-i', img, '::/']), /JUNK/);
+});

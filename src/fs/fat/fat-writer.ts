@@ -10,7 +10,7 @@ import type { WritableDevice } from '../../device/block-device.ts';
 import { decodeFatBootSector, Fat32Ebpb, type FatGeometry } from './boot-sector.ts';
 import { followChain, type ClusterRun } from './chain.ts';
 import type { ClusterHeap } from './clusters.ts';
-import { findFreeSlots, findItem, MAX_DIRECTORY_ENTRIES, readDirRegion, regionOffset, takenShortNames, type DirRegion } from './dir-region.ts';
+import { endSlot, findFreeSlots, findItem, MAX_DIRECTORY_ENTRIES, readDirRegion, regionOffset, takenShortNames, type DirRegion } from './dir-region.ts';
 import { ATTR_ARCHIVE, ATTR_DIRECTORY, DIR_ENTRY_SIZE, FatDirEntry } from './directory.ts';
 import { openFat } from './fat-reader.ts';
 import { FAT_FORMATS, FatTable } from './fat-table.ts';
@@ -130,6 +130,8 @@ export async function writeFatFile(volume: WritableDevice, path: string, data: U
     const problem = longNameProblem(part);
     if (problem) throw refuse('invalid-name', `"${part}" is not a valid FAT name: ${problem}`, { name: part });
   }
+
+  if (data.length > 0xffffffff) throw refuse('too-large', `${data.length} bytes, a FAT file holds at most 4 GiB − 1`, { size: data.length });
 
   const boot = await volume.read(0, 512);
   const g = decodeFatBootSector(boot, volume.size);
@@ -267,6 +269,10 @@ export async function writeFatFile(volume: WritableDevice, path: string, data: U
       ? namedEntries(topName, taken, ATTR_DIRECTORY, newDirs[0]!.clusters[0]!, 0, when)
       : namedEntries(topName, taken, ATTR_ARCHIVE, firstFile, data.length, when);
     updated.set(top, slot * DIR_ENTRY_SIZE);
+    // Entries written over the end marker: the slot after them must end the directory again
+    // (slots past the marker should be zero, but only the marker is promised).
+    const after = slot * DIR_ENTRY_SIZE + top.length;
+    if (after < updated.length && slot + top.length / DIR_ENTRY_SIZE > endSlot(parent.data)) updated[after] = 0;
   }
   const parentAfter: DirRegion = { ...parent, runs: [...parent.runs, ...clustersToRuns(extension)], data: updated };
 

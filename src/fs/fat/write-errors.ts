@@ -9,6 +9,7 @@ export type FatWriteRefusal =
   | 'invalid-name' // a path component is not a valid FAT long name
   | 'not-a-directory' // a parent component is a file
   | 'is-a-directory' // the target exists as a directory
+  | 'too-large' // the data is 4 GiB or more (DIR_FileSize is 32 bits)
   | 'no-space' // fewer free clusters than the write needs
   | 'fats-disagree' // the FAT copies differ in an entry the write would change
   | 'root-full' // the fixed FAT12/16 root directory has no room for the entries
