@@ -146,3 +146,41 @@ test('FAT16: entries written over the end marker end the directory again, whatev
   t.is(r.code, 0, r.output);
   t.notRegex(run('mdir', ['-i', img, '::/']), /JUNK/);
 });
+
+test('FAT32: FSInfo free count and next-free hint follow the write; the dirty flag and FAT[1] are left alone', async (t) => {
+  const img = mkfat32('hints.img');
+  const b = readFileSync(img);
+  const fsInfo = b.readUInt16LE(0x30) * 512;
+  const fat1 = b.readUInt16LE(0x0e) * 512 + 4;
+  b[0x41] = 0x01; // BS_Reserved1 dirty bit, as a volume not cleanly unmounted
+  writeFileSync(img, b);
+  const dev = await openFileDevice(img, { writable: true });
+  const r = await writeFatFile(dev, 'EFI/Boot/bootx64.efi', pseudoRandom(30, 20 * 512));
+  await dev.close();
+  const a = readFileSync(img);
+  t.is(a[0x41], 0x01);
+  t.is(a.readUInt32LE(fat1), b.readUInt32LE(fat1));
+  const free = a.readUInt32LE(fsInfo + 0x1e8);
+  t.is(free, b.readUInt32LE(fsInfo + 0x1e8) - r.clusters - 2);
+  // After the root at cluster 2: 20 clusters of file and 2 of directories, 3..24; the hint is 25.
+  t.is(a.readUInt32LE(fsInfo + 0x1ec), 25);
+  const clusters = /(\d+)\/(\d+) clusters/.exec(runAll('fsck.fat', ['-n', '-v', img]).output)!;
+  t.is(Number(clusters[2]) - Number(clusters[1]), free, 'fsck.fat counts the same free clusters');
+});
+
+test('FAT32 with mirroring off: only the active FAT changes, and the reader (which reads that one) finds the file', async (t) => {
+  const img = mkfat32('mirror-off.img');
+  const b = readFileSync(img);
+  b.writeUInt16LE(0x81, 0x28); // BPB_ExtFlags: mirroring off, FAT 1 active
+  writeFileSync(img, b);
+  const fatStart = b.readUInt16LE(0x0e) * 512;
+  const fatBytes = b.readUInt32LE(0x24) * 512;
+  const data = pseudoRandom(31, 3000);
+  const dev = await openFileDevice(img, { writable: true });
+  await writeFatFile(dev, 'only.bin', data);
+  t.is(sha256(await (await openFat(dev)).readFile('only.bin')), sha256(data));
+  await dev.close();
+  const a = readFileSync(img);
+  t.true(a.subarray(fatStart, fatStart + fatBytes).equals(b.subarray(fatStart, fatStart + fatBytes)), 'FAT 0 untouched');
+  t.false(a.subarray(fatStart + fatBytes, fatStart + 2 * fatBytes).equals(b.subarray(fatStart + fatBytes, fatStart + 2 * fatBytes)), 'FAT 1 changed');
+});
