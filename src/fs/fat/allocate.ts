@@ -26,11 +26,10 @@ interface Segment {
 }
 
 /**
- * `fileClusters` for the file (contiguous when a run allows) and `otherClusters` more, never
- * one of `exclude`. `free` is reported even when it is too small; the caller refuses then.
+ * `fileClusters` for the file (contiguous when a run allows) and `otherClusters` more. `free`
+ * is reported even when it is too small; the caller refuses then.
  */
-export async function allocateClusters(fat: FatTable, hint: number, fileClusters: number, otherClusters: number,
-  exclude: ReadonlySet<number> = new Set()): Promise<Allocation> {
+export async function allocateClusters(fat: FatTable, hint: number, fileClusters: number, otherClusters: number): Promise<Allocation> {
   const last = fat.clusterCount + 1;
   const start = hint >= 2 && hint <= last ? hint : 2;
   const demand = fileClusters + otherClusters;
@@ -39,7 +38,7 @@ export async function allocateClusters(fat: FatTable, hint: number, fileClusters
   let free = 0;
   await fat.scan((n, value) => {
     const s = n >= start ? segments[0]! : segments[1]!;
-    if (value !== 0 || exclude.has(n)) {
+    if (value !== 0) {
       s.runLength = 0;
       return;
     }

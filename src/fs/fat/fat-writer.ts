@@ -8,7 +8,7 @@
  */
 import type { WritableDevice } from '../../device/block-device.ts';
 import { decodeFatBootSector, Fat32Ebpb, type FatGeometry } from './boot-sector.ts';
-import { followChain, type ClusterRun } from './chain.ts';
+import { followChain } from './chain.ts';
 import type { ClusterHeap } from './clusters.ts';
 import { endSlot, findFreeSlots, findItem, MAX_DIRECTORY_ENTRIES, readDirRegion, regionOffset, takenShortNames, type DirRegion } from './dir-region.ts';
 import { ATTR_ARCHIVE, ATTR_DIRECTORY, DIR_ENTRY_SIZE, FatDirEntry } from './directory.ts';
@@ -18,8 +18,10 @@ import { allocateClusters } from './allocate.ts';
 import { FatPatch } from './fat-patch.ts';
 import { FsInfo, FSINFO_UNKNOWN, isFsInfo } from './fsinfo.ts';
 import { showPath, splitPath } from './path.ts';
-import { chooseShortName, longNameEntries, longNameProblem } from './short-names.ts';
+import { longNameProblem } from './short-names.ts';
 import { encodeDosDateTime } from './timestamps.ts';
+import { clustersToRuns, linkChain, runsToClusters, writeClusters } from './write-clusters.ts';
+import { asName11, DOT, DOTDOT, namedEntries, shortEntry, wallClockNow } from './write-entries.ts';
 import { FatWriteRefusedError, FatWriteVerifyError, type FatWriteRefusal } from './write-errors.ts';
 import type { ErrorData } from '../../errors.ts';
 
@@ -33,78 +35,6 @@ export interface WriteFatFileResult {
 }
 
 const END_OF_CHAIN = { fat12: 0xfff, fat16: 0xffff, fat32: 0x0fffffff } as const;
-/** One device write at most this long. */
-const MAX_WRITE = 16 * 1024 * 1024;
-const DOT = '.          ';
-const DOTDOT = '..         ';
-
-/** The current local wall clock in the Date's UTC fields (the convention of `dosDateTime`). */
-function wallClockNow(): Date {
-  const now = new Date();
-  return new Date(now.getTime() - now.getTimezoneOffset() * 60_000);
-}
-
-function shortEntry(name11: Uint8Array, attributes: number, firstCluster: number, size: number, when: Date): Uint8Array {
-  const t = encodeDosDateTime(when);
-  return FatDirEntry.encode({
-    name: name11, attributes, ntReserved: 0, createTimeTenth: t.centiseconds, createTime: t.time, createDate: t.date,
-    lastAccessDate: t.date, firstClusterHigh: firstCluster >>> 16, writeTime: t.time, writeDate: t.date,
-    firstClusterLow: firstCluster & 0xffff, fileSize: size,
-  });
-}
-
-/** The entries naming `name` in a directory whose 8.3 names are `taken`: long-name entries, then the short one. */
-function namedEntries(name: string, taken: ReadonlySet<string>, attributes: number, firstCluster: number, size: number, when: Date): Uint8Array {
-  const choice = chooseShortName(name, taken);
-  const short = shortEntry(choice.name11, attributes, firstCluster, size, when);
-  if (!choice.needsLongName) return short;
-  const long = longNameEntries(name, choice.name11);
-  const out = new Uint8Array(long.length + short.length);
-  out.set(long);
-  out.set(short, long.length);
-  return out;
-}
-
-const asName11 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-
-function clustersToRuns(clusters: readonly number[]): ClusterRun[] {
-  const runs: ClusterRun[] = [];
-  for (const n of clusters) {
-    const last = runs[runs.length - 1];
-    if (last && last.first + last.count === n) last.count++;
-    else runs.push({ first: n, count: 1 });
-  }
-  return runs;
-}
-
-function runsToClusters(runs: readonly ClusterRun[]): number[] {
-  const out: number[] = [];
-  for (const r of runs) for (let i = 0; i < r.count; i++) out.push(r.first + i);
-  return out;
-}
-
-/** Write `bytes` over `clusters` in order, zero-padding the last cluster. */
-async function writeClusters(volume: WritableDevice, heap: ClusterHeap, clusters: readonly number[], bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  for (const run of clustersToRuns(clusters)) {
-    const runBytes = run.count * heap.clusterSize;
-    let at = heap.start + (run.first - 2) * heap.clusterSize;
-    for (let left = runBytes; left > 0;) {
-      const n = Math.min(left, MAX_WRITE);
-      const chunk = new Uint8Array(n);
-      chunk.set(bytes.subarray(done, Math.min(done + n, bytes.length)));
-      await volume.write(at, chunk);
-      at += n;
-      done += n;
-      left -= n;
-    }
-  }
-}
-
-/** Set a chain through `clusters`, ending with the end-of-chain marker. */
-function linkChain(patch: FatPatch, clusters: readonly number[], eoc: number): void {
-  clusters.forEach((n, i) => patch.set(n, i + 1 < clusters.length ? clusters[i + 1]! : eoc));
-}
 
 interface NewDirectory {
   shown: string;
