@@ -96,6 +96,7 @@ export const TEXT = {
     leftAlone: (path: string, what: string) => `left alone in \\${path}: ${what}`,
     mbrCode: 'MBR boot code: empty, Lifeboat\'s own is written',
     activate: (partition: number) => `partition ${partition} (holding \\Boot\\BCD) is marked active`,
+    fallback: (partition: number) => `ESP (partition ${partition}): \\EFI\\Microsoft\\Boot\\bootmgfw.efi copied to the fallback path \\EFI\\Boot\\bootx64.efi`,
     willChange: (n: number) => `${n} change(s) to make.`,
     nothing: 'Nothing to change.',
     done: 'Boot configuration repaired; each change was read back.',

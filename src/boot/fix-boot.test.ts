@@ -5,6 +5,7 @@
  * signature, sfdisk sees partition 1 active and a clean table, and the MBR holds Lifeboat's code.
  */
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { copyFileSync, openSync, closeSync, readFileSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from '../../test/helpers/fixtures.ts';
@@ -86,4 +87,28 @@ test('on an intact disk fix-boot finds nothing to rewrite and says so', async (t
   t.is(plan.mapping, undefined);
   t.false(plan.writeMbrCode, 'GPT: no MBR boot code to write');
   t.deepEqual(plan.notes, ['the BCD stores already name this disk']);
+});
+
+test('an ESP without the fallback loader gets bootmgfw.efi copied to \\EFI\\Boot\\bootx64.efi; mcopy and fsck.fat agree', async (t) => {
+  const { image, manifest } = fixture('uefi-gpt');
+  const copy = join(scratch.dir, 'uefi.img');
+  copyFileSync(image, copy);
+  const esp = manifest.partitions.find((p) => p.role === 'esp')!;
+  const at = `${copy}@@${esp.startLba * 512}`;
+  tool('mdel', ['-i', at, '::/EFI/Boot/bootx64.efi']);
+  const dry = await openFileDevice(copy);
+  const plan = await planFixBoot(dry);
+  await dry.close();
+  t.is(plan.fallbackLoader, esp.index);
+  const disk = await openFileDevice(copy, { writable: true });
+  const result = await runFixBoot(disk, plan);
+  await disk.close();
+  t.is(result.fallbackLoader, esp.index);
+  const part = extractRange(copy, esp.startLba * 512, esp.sizeLba * 512, join(scratch.dir, 'esp.img'));
+  t.deepEqual(toolBytes('mcopy', ['-n', '-i', part, '::/EFI/Boot/bootx64.efi', '-']), toolBytes('mcopy', ['-n', '-i', part, '::/EFI/Microsoft/Boot/bootmgfw.efi', '-']));
+  t.notRegex(tool('fsck.fat', ['-n', part]), /differences|wrong/i);
+  for (const [rel, planted] of Object.entries(esp.planted ?? {})) {
+    if (rel.toLowerCase() === 'efi\\boot\\bootx64.efi') continue;
+    t.is(createHash('sha256').update(toolBytes('mcopy', ['-n', '-i', part, `::/${rel.replaceAll('\\', '/')}`, '-'])).digest('hex'), planted.sha256, rel);
+  }
 });

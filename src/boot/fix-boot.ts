@@ -7,9 +7,18 @@
  *   this disk was made for this disk before its identity changed — its elements and the
  *   matching MountedDevices values are rewritten to this disk's identity;
  * - on MBR: boot code that is all zeros gets Lifeboat's own; with no active partition, the one
- *   holding `\Boot\BCD` is marked active.
+ *   holding `\Boot\BCD` is marked active;
+ * - on an ESP holding `\EFI\Microsoft\Boot\bootmgfw.efi` but no `\EFI\Boot\bootx64.efi`, the
+ *   first is copied to the second: the firmware's fallback path boots the disk without an NVRAM
+ *   entry (after moving it to another machine).
  */
 import type { ReadableDevice, WritableDevice } from '../device/block-device.ts';
+import { partitionDevice } from '../device/partition-device.ts';
+import { NotFoundError } from '../errors.ts';
+import { writeFatFile } from '../fs/fat/fat-writer.ts';
+import { openFilesystem } from '../fs/open-filesystem.ts';
+import { probeFilesystem } from '../fs/probe.ts';
+import { GPT_TYPE } from '../partition/types.ts';
 import { decodeMbr, encodeMbr } from '../partition/mbr.ts';
 import { readDiskLayout, type DiskLayout } from '../partition/disk-layout.ts';
 import { writeAndVerify } from '../partition/table-write.ts';
@@ -31,6 +40,8 @@ export interface FixBootPlan {
   writeMbrCode: boolean;
   /** MBR: mark this partition active (none is, and it holds \Boot\BCD). */
   activate?: number;
+  /** Copy bootmgfw.efi to the fallback path on this ESP partition. */
+  fallbackLoader?: number;
   notes: string[];
 }
 
@@ -38,6 +49,31 @@ export interface FixBootResult {
   repair?: BootRepairResult;
   wroteMbrCode: boolean;
   activated?: number;
+  /** The ESP partition that got \EFI\Boot\bootx64.efi. */
+  fallbackLoader?: number;
+}
+
+export const BOOTMGFW = 'EFI\\Microsoft\\Boot\\bootmgfw.efi';
+export const FALLBACK_LOADER = 'EFI\\Boot\\bootx64.efi';
+
+/** The ESP (FAT) that holds bootmgfw.efi but not the fallback loader, if any. */
+async function espWithoutFallback(disk: ReadableDevice, layout: DiskLayout): Promise<number | undefined> {
+  for (const p of layout.partitions.filter((q) => q.type === GPT_TYPE.esp)) {
+    const volume = partitionDevice(disk, p.offset, p.size, `${disk.name} partition ${p.index}`);
+    const kind = await probeFilesystem(volume);
+    if (kind !== 'fat12' && kind !== 'fat16' && kind !== 'fat32') continue;
+    const fs = (await openFilesystem(volume, kind))!;
+    const has = async (path: string) => {
+      try {
+        return !(await fs.stat(path)).isDirectory;
+      } catch (e) {
+        if (e instanceof NotFoundError) return false; // absent is the answer sought
+        throw e;
+      }
+    };
+    if ((await has(BOOTMGFW)) && !(await has(FALLBACK_LOADER))) return p.index;
+  }
+  return undefined;
 }
 
 type Seen = Map<string, Set<string>>;
@@ -107,7 +143,11 @@ export async function planFixBoot(disk: ReadableDevice): Promise<FixBootPlan> {
     const holder = found.find((f) => f.kind === 'bcd' && f.path === 'Boot\\BCD');
     if (!layout.partitions.some((p) => p.active) && holder && holder.partition <= 4) activate = holder.partition;
   }
-  return { disk: disk.name, scheme: layout.scheme, found, ...(mapping ? { mapping } : {}), ...(repair ? { repair } : {}), writeMbrCode, ...(activate ? { activate } : {}), notes };
+  const fallbackLoader = layout.scheme === 'gpt' ? await espWithoutFallback(disk, layout) : undefined;
+  return {
+    disk: disk.name, scheme: layout.scheme, found, ...(mapping ? { mapping } : {}), ...(repair ? { repair } : {}), writeMbrCode,
+    ...(activate ? { activate } : {}), ...(fallbackLoader ? { fallbackLoader } : {}), notes,
+  };
 }
 
 export async function runFixBoot(disk: WritableDevice, plan: FixBootPlan): Promise<FixBootResult> {
@@ -119,5 +159,15 @@ export async function runFixBoot(disk: WritableDevice, plan: FixBootPlan): Promi
     const entries = mbr.entries.map((e, i) => (plan.activate === i + 1 ? { ...e, status: 0x80 } : e));
     await writeAndVerify(disk, [{ offset: 0, bytes: encodeMbr({ ...mbr, bootCode, entries }), what: 'MBR' }]);
   }
-  return { ...(repair ? { repair } : {}), wroteMbrCode: plan.writeMbrCode, ...(plan.activate ? { activated: plan.activate } : {}) };
+  if (plan.fallbackLoader) {
+    const layout = await readDiskLayout(disk);
+    const p = layout.partitions.find((q) => q.index === plan.fallbackLoader)!;
+    const volume = partitionDevice(disk, p.offset, p.size, `${disk.name} partition ${p.index}`);
+    const fs = (await openFilesystem(volume, await probeFilesystem(volume)))!;
+    await writeFatFile(volume, FALLBACK_LOADER, await fs.readFile(BOOTMGFW));
+  }
+  return {
+    ...(repair ? { repair } : {}), wroteMbrCode: plan.writeMbrCode, ...(plan.activate ? { activated: plan.activate } : {}),
+    ...(plan.fallbackLoader ? { fallbackLoader: plan.fallbackLoader } : {}),
+  };
 }

@@ -29,8 +29,9 @@ export function formatFixBootPlan(plan: FixBootPlan): string {
   }
   if (plan.writeMbrCode) lines.push(`  ${t.mbrCode}`);
   if (plan.activate) lines.push(`  ${t.activate(plan.activate)}`);
+  if (plan.fallbackLoader) lines.push(`  ${t.fallback(plan.fallbackLoader)}`);
   for (const n of plan.notes) lines.push(`  ${n}`);
-  const changes = (plan.repair?.hives.reduce((s, h) => s + h.edits.length, 0) ?? 0) + (plan.writeMbrCode ? 1 : 0) + (plan.activate ? 1 : 0);
+  const changes = (plan.repair?.hives.reduce((s, h) => s + h.edits.length, 0) ?? 0) + (plan.writeMbrCode ? 1 : 0) + (plan.activate ? 1 : 0) + (plan.fallbackLoader ? 1 : 0);
   lines.push(`  ${changes > 0 ? t.willChange(changes) : t.nothing}`);
   return lines.join('\n');
 }
@@ -41,6 +42,7 @@ function formatResult(result: FixBootResult): string {
   for (const r of result.repair?.rewritten ?? []) lines.push(`  ${TEXT.restore.bootRepaired(r.partition, r.path, r.edits)}`);
   if (result.wroteMbrCode) lines.push(`  ${t.mbrCode}`);
   if (result.activated) lines.push(`  ${t.activate(result.activated)}`);
+  if (result.fallbackLoader) lines.push(`  ${t.fallback(result.fallbackLoader)}`);
   return lines.join('\n');
 }
 
@@ -62,7 +64,7 @@ export async function fixBootCommand(argv: readonly string[], ctx: CliContext): 
   }
   if (json) ctx.out(`${toJson({ type: 'plan', ...plan })}\n`);
   else ctx.out(`${formatFixBootPlan(plan)}\n`);
-  const nothing = !plan.repair?.hives.some((h) => h.edits.length > 0) && !plan.writeMbrCode && !plan.activate;
+  const nothing = !plan.repair?.hives.some((h) => h.edits.length > 0) && !plan.writeMbrCode && !plan.activate && !plan.fallbackLoader;
   if (parsed.flags.has('dry-run') || nothing) return EXIT.ok;
   const confirmation = parsed.values.get('yes') ?? (ctx.stdinIsTty && !json ? await ctx.ask(TEXT.restore.confirmPrompt(diskPath!)) : undefined);
   if (confirmation === undefined) throw new UsageError(TEXT.fixBoot.confirmNeeded(diskPath!));
