@@ -77,20 +77,48 @@ export async function withNtfs3g<T>(image: string, fn: (dir: string) => Promise<
   closeSync(fd);
   const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
   const output = () => readFileSync(log, 'utf8');
+  const started = Date.now();
   try {
-    for (let waited = 0; !isMounted(dir); waited += 25) {
+    while (!isMounted(dir)) {
       if (child.exitCode !== null) throw new Error(`ntfs-3g ${image} exited ${child.exitCode}: ${output()}`);
-      if (waited > 20000) throw new Error(`ntfs-3g ${image} did not mount: ${output()}`);
+      // Wall time, generous: a loaded CI machine can take many seconds to start a FUSE daemon.
+      if (Date.now() - started > MOUNT_TIMEOUT_MS) throw new Error(`ntfs-3g ${image} did not mount within ${MOUNT_TIMEOUT_MS} ms: ${output()}`);
       await new Promise((r) => setTimeout(r, 25));
     }
     return await fn(dir);
   } finally {
-    if (isMounted(dir)) run('fusermount3', ['-u', dir]);
-    const code = await exited;
+    await stopNtfs3g(child, dir, exited);
     rmdirSync(dir);
     const text = output();
     rmSync(log, { force: true });
+    const code = await exited;
     if (code !== 0) throw new Error(`ntfs-3g ${image} exited ${code}: ${text}`);
+  }
+}
+
+const MOUNT_TIMEOUT_MS = 60_000;
+const EXIT_TIMEOUT_MS = 30_000;
+
+/**
+ * Unmount and wait for the daemon to exit, whatever state it is in: never leave a mounted
+ * daemon behind (it would keep the test process alive). A busy mount is retried; a daemon that
+ * never mounted (or never exits) is killed.
+ */
+async function stopNtfs3g(child: ReturnType<typeof spawn>, dir: string, exited: Promise<number>): Promise<void> {
+  const wasMounted = isMounted(dir);
+  for (let attempt = 0; child.exitCode === null && isMounted(dir); attempt++) {
+    const r = runAll('fusermount3', ['-u', ...(attempt >= 40 ? ['-z'] : []), dir]);
+    if (r.code === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // Unmounted, the daemon finishes its flush and exits on its own; one that never mounted would
+  // mount later with nobody left to unmount it.
+  if (!wasMounted && child.exitCode === null) child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), EXIT_TIMEOUT_MS);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
