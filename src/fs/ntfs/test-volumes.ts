@@ -188,6 +188,23 @@ export interface Before {
   leaked?: boolean;
 }
 
+/** What grown and shrunk volumes share: our reader agrees with ntfsinfo, the backup boot sector is the last sector, files hash as planted. */
+async function checkResized(t: ExecutionContext, image: string, r: { usedClustersAfter: number; backupBootSectorOffset: number; bytesPerSector: number },
+  info: NtfsinfoVolume, planted: Planted): Promise<void> {
+  const dev = await openFileDevice(image);
+  try {
+    const vol = await openNtfs(dev);
+    t.is(vol.geometry.clusters, info.clusters);
+    t.is(await vol.usedClusters(), info.clusters - info.freeClusters);
+    t.is(r.usedClustersAfter, info.clusters - info.freeClusters);
+    t.deepEqual(await dev.read(r.backupBootSectorOffset, r.bytesPerSector), await dev.read(0, r.bytesPerSector));
+    t.is(r.backupBootSectorOffset + r.bytesPerSector, dev.size, 'the backup boot sector is the last sector');
+  } finally {
+    await dev.close();
+  }
+  for (const [rel, hash] of Object.entries(planted)) t.is(ntfscatHash(image, `/${rel}`), hash, rel);
+}
+
 /** What every grown volume must satisfy, judged by the independent tools and by openNtfs. */
 export async function checkGrown(t: ExecutionContext, image: string, r: GrowResult, before: Before, planted: Planted): Promise<void> {
   const fix = runAll('ntfsfix', ['-n', image]);
@@ -210,18 +227,7 @@ export async function checkGrown(t: ExecutionContext, image: string, r: GrowResu
   t.is(info.clusters - before.clusters, r.addedClusters);
   t.is(info.freeClusters, before.free + r.addedClusters - (r.bitmap.allocated?.length ?? 0) - (before.taken ?? 0), 'free clusters grew by the added clusters, less those $Bitmap took');
 
-  const dev = await openFileDevice(image);
-  try {
-    const vol = await openNtfs(dev);
-    t.is(vol.geometry.clusters, info.clusters);
-    t.is(await vol.usedClusters(), info.clusters - info.freeClusters);
-    t.is(r.usedClustersAfter, info.clusters - info.freeClusters);
-    t.deepEqual(await dev.read(r.backupBootSectorOffset, r.bytesPerSector), await dev.read(0, r.bytesPerSector));
-    t.is(r.backupBootSectorOffset + r.bytesPerSector, dev.size, 'the backup boot sector is the last sector');
-  } finally {
-    await dev.close();
-  }
-  for (const [rel, hash] of Object.entries(planted)) t.is(ntfscatHash(image, `/${rel}`), hash, rel);
+  await checkResized(t, image, r, info, planted);
 }
 
 
@@ -287,16 +293,5 @@ export async function checkShrunk(t: ExecutionContext, image: string, r: ShrinkR
   const bad = /Attribute name:\s+'\$Bad'[\s\S]*?Highest VCN:\s+(\d+)[\s\S]*?Data size:\s+(\d+)[\s\S]*?Allocated size:\s+(\d+)/.exec(run('ntfsinfo', ['-v', '-i', '8', image]));
   t.deepEqual(bad?.slice(1).map(Number), [r.newClusters - 1, r.newClusters * r.clusterSize, r.newClusters * r.clusterSize], '$BadClus:$Bad spans the new volume');
 
-  const dev = await openFileDevice(image);
-  try {
-    const vol = await openNtfs(dev);
-    t.is(vol.geometry.clusters, info.clusters);
-    t.is(await vol.usedClusters(), info.clusters - info.freeClusters);
-    t.is(r.usedClustersAfter, info.clusters - info.freeClusters);
-    t.deepEqual(await dev.read(r.backupBootSectorOffset, r.bytesPerSector), await dev.read(0, r.bytesPerSector));
-    t.is(r.backupBootSectorOffset + r.bytesPerSector, dev.size, 'the backup boot sector is the last sector');
-  } finally {
-    await dev.close();
-  }
-  for (const [rel, hash] of Object.entries(planted)) t.is(ntfscatHash(image, `/${rel}`), hash, rel);
+  await checkResized(t, image, r, info, planted);
 }
