@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extractRange, scratchDir, tool, toolBytes } from './helpers/tools.ts';
+import { restoreToNewFile } from './helpers/restore.ts';
 import { plantedNtfs, pseudoRandom, type Planted } from '../src/fs/ntfs/test-volumes.ts';
-import { ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore, type RestoreOptions } from '../src/index.ts';
+import { ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, type RestoreOptions } from '../src/index.ts';
 
 const S = 512;
 const MiB = 1 << 20;
@@ -71,19 +72,7 @@ const xp: Promise<XpDisk> = (async () => {
 
 let n = 0;
 async function restoreXp(size: number, options: RestoreOptions) {
-  const { image } = await xp;
-  const targetPath = join(scratch.dir, `target-${n++}.img`);
-  tool('truncate', ['-s', String(size), targetPath]);
-  const reader = await ImageReader.open(image);
-  const target = await openFileDevice(targetPath, { writable: true, sectorSize: S });
-  try {
-    const plan = await planRestore(reader, target, options);
-    const result = await runRestore(reader, target, plan, { confirmTarget: target.name });
-    return { plan, result, targetPath };
-  } finally {
-    await target.close();
-    await reader.close();
-  }
+  return restoreToNewFile((await xp).image, join(scratch.dir, `target-${n++}.img`), size, S, options);
 }
 
 type Restored = Awaited<ReturnType<typeof restoreXp>>;

@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, type FixtureName } from './helpers/fixtures.ts';
 import { extractRange, scratchDir, tool, toolBytes } from './helpers/tools.ts';
-import { ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, runRestore, type RestoreOptions } from '../src/index.ts';
+import { restoreToNewFile } from './helpers/restore.ts';
+import { ImageReader, openDiskImage, openFileDevice, planBackup, planRestore, runBackup, type RestoreOptions } from '../src/index.ts';
 
 const MiB = 1 << 20;
 const scratch = scratchDir('lifeboat-sector-size-');
@@ -37,20 +38,8 @@ const imageOf = (name: FixtureName) => {
 };
 
 let n = 0;
-async function restore(image: string, size: number, sectorSize: number, options: RestoreOptions = {}) {
-  const targetPath = join(scratch.dir, `target-${n++}.img`);
-  tool('truncate', ['-s', String(size), targetPath]);
-  const reader = await ImageReader.open(image);
-  const target = await openFileDevice(targetPath, { writable: true, sectorSize });
-  try {
-    const plan = await planRestore(reader, target, options);
-    const result = await runRestore(reader, target, plan, { confirmTarget: target.name });
-    return { plan, result, targetPath };
-  } finally {
-    await target.close();
-    await reader.close();
-  }
-}
+const restore = (image: string, size: number, sectorSize: number, options: RestoreOptions = {}) =>
+  restoreToNewFile(image, join(scratch.dir, `target-${n++}.img`), size, sectorSize, options);
 
 const to512 = (async () => {
   const { manifest } = fixture('ntfs-4k');
