@@ -138,8 +138,7 @@ export async function planFixBoot(disk: ReadableDevice): Promise<FixBootPlan> {
   let writeMbrCode = false;
   let activate: number | undefined;
   if (layout.scheme === 'mbr') {
-    const mbr = decodeMbr(await disk.read(0, 512));
-    writeMbrCode = mbr.bootCode.every((b) => b === 0);
+    writeMbrCode = await needsMbrCode(disk);
     const holder = found.find((f) => f.kind === 'bcd' && f.path === 'Boot\\BCD');
     if (!layout.partitions.some((p) => p.active) && holder && holder.partition <= 4) activate = holder.partition;
   }
@@ -150,15 +149,23 @@ export async function planFixBoot(disk: ReadableDevice): Promise<FixBootPlan> {
   };
 }
 
+/** MBR boot code that is all zeros cannot start anything: such a disk needs fresh code. */
+export async function needsMbrCode(disk: ReadableDevice): Promise<boolean> {
+  return decodeMbr(await disk.read(0, 512)).bootCode.every((b) => b === 0);
+}
+
+/** Write Lifeboat's boot code over bytes 0–439 and/or mark a partition active; the rest of the MBR stays. */
+export async function patchMbr(disk: WritableDevice, change: { code: boolean; activate?: number }): Promise<void> {
+  const mbr = decodeMbr(await disk.read(0, 512));
+  const bootCode = change.code ? new Uint8Array(440) : mbr.bootCode;
+  if (change.code) bootCode.set(LIFEBOAT_MBR_CODE);
+  const entries = mbr.entries.map((e, i) => (change.activate === i + 1 ? { ...e, status: 0x80 } : e));
+  await writeAndVerify(disk, [{ offset: 0, bytes: encodeMbr({ ...mbr, bootCode, entries }), what: 'MBR' }]);
+}
+
 export async function runFixBoot(disk: WritableDevice, plan: FixBootPlan): Promise<FixBootResult> {
   const repair = plan.repair ? await runBootRepair(disk, plan.repair) : undefined;
-  if (plan.writeMbrCode || plan.activate) {
-    const mbr = decodeMbr(await disk.read(0, 512));
-    const bootCode = plan.writeMbrCode ? new Uint8Array(440) : mbr.bootCode;
-    if (plan.writeMbrCode) bootCode.set(LIFEBOAT_MBR_CODE);
-    const entries = mbr.entries.map((e, i) => (plan.activate === i + 1 ? { ...e, status: 0x80 } : e));
-    await writeAndVerify(disk, [{ offset: 0, bytes: encodeMbr({ ...mbr, bootCode, entries }), what: 'MBR' }]);
-  }
+  if (plan.writeMbrCode || plan.activate) await patchMbr(disk, { code: plan.writeMbrCode, ...(plan.activate ? { activate: plan.activate } : {}) });
   if (plan.fallbackLoader) {
     const layout = await readDiskLayout(disk);
     const p = layout.partitions.find((q) => q.index === plan.fallbackLoader)!;

@@ -25,6 +25,7 @@ import { growNtfs } from '../fs/ntfs/grow.ts';
 import { applyNtfsShrink, planNtfsShrink } from '../fs/ntfs/shrink.ts';
 import { applySectorSizeChange, planSectorSizeChange } from '../fs/sector-size.ts';
 import { identityMappingFromRestore, planBootRepair, runBootRepair } from '../boot/repair.ts';
+import { needsMbrCode, patchMbr } from '../boot/fix-boot.ts';
 import { RestoreRefusedError, type RestorePlan } from './plan.ts';
 
 export interface RunRestoreOptions {
@@ -35,7 +36,8 @@ export interface RunRestoreOptions {
   onEvent?: (event: BackupEvent) => void;
   /**
    * After a whole-disk restore that moved partitions or changed the disk's identity, rewrite the
-   * BCD stores and MountedDevices to name the restored partitions (src/boot/repair.ts).
+   * BCD stores and MountedDevices to name the restored partitions (src/boot/repair.ts); on an
+   * MBR disk whose boot code area is empty, write Lifeboat's MBR code.
    */
   repairBoot?: boolean;
 }
@@ -59,7 +61,7 @@ export interface RestoreResult {
   /** Partitions whose volumes were rewritten for the target's logical sector size. */
   converted: number[];
   /** Boot repair (with `repairBoot`): hives rewritten, values left alone that need a look, or why it could not run. */
-  bootRepair?: { rewritten: Array<{ partition: number; path: string; edits: number }>; attention: string[]; failed?: string };
+  bootRepair?: { rewritten: Array<{ partition: number; path: string; edits: number }>; attention: string[]; failed?: string; mbrCodeWritten?: boolean };
   zeroedExcluded: string[];
 }
 
@@ -165,10 +167,17 @@ export async function runRestore(reader: ImageReader, target: WritableDevice, pl
   const result: RestoreResult = {
     ...(identity ? { identity } : {}), bytesWritten: written, seconds: (performance.now() - started) / 1000, fixedPlacement, grown, shrunk, converted, zeroedExcluded,
   };
-  const identitiesChanged = plan.relayout || plan.newDiskId;
-  if (options.repairBoot && plan.kind === 'disk' && identitiesChanged) {
-    emit({ type: 'phase', phase: 'finish', message: 'rewriting the BCD stores and MountedDevices for the restored disk' });
-    result.bootRepair = await repairAfterRestore(target, plan, result, emit);
+  if (options.repairBoot && plan.kind === 'disk') {
+    const identitiesChanged = plan.relayout || plan.newDiskId;
+    if (identitiesChanged) {
+      emit({ type: 'phase', phase: 'finish', message: 'rewriting the BCD stores and MountedDevices for the restored disk' });
+      result.bootRepair = await repairAfterRestore(target, plan, result, emit);
+    }
+    // The image's own boot code is kept; an MBR disk whose code area is empty gets Lifeboat's.
+    if (plan.image.scheme === 'mbr' && (await needsMbrCode(target))) {
+      await patchMbr(target, { code: true });
+      result.bootRepair = { rewritten: [], attention: [], ...result.bootRepair, mbrCodeWritten: true };
+    }
   }
   return result;
 }

@@ -109,8 +109,12 @@ test('a restore that moves partitions with --new-disk-id rewrites the boot confi
   t.is(run.status, 0, run.stderr);
   t.regex(run.stdout, /boot repair: partition 1 \\Boot\\BCD: 3 value\(s\) now name the restored partitions/);
   t.regex(run.stdout, /boot repair: partition 2 \\Windows\\System32\\config\\SYSTEM: 4 value\(s\)/);
+  t.regex(run.stdout, /MBR boot code: empty, Lifeboat's own is written/, 'the fixture\'s MBR code area is empty');
+  t.true(readFileSync(target).subarray(0, 440).some((b) => b !== 0));
   const other = blank(160 << 20);
   const skipped = await lifeboat(['restore', await backupOnce(), other, '--new-disk-id', '--no-boot-repair', '--yes', other]);
   t.is(skipped.status, 0, skipped.stderr);
   t.notRegex(skipped.stdout, /boot repair/);
+  t.notRegex(skipped.stdout, /MBR boot code/);
+  t.true(readFileSync(other).subarray(0, 440).every((b) => b === 0), 'with --no-boot-repair the image\'s (empty) code stays');
 });

@@ -65,6 +65,7 @@ function formatResult(result: RestoreResult): string {
   if (result.zeroedExcluded.length > 0) lines.push(`  ${t.zeroed(result.zeroedExcluded.join(', '))}`);
   if (result.identity) lines.push(`  ${t.identity(result.identity.oldDiskId, result.identity.newDiskId)}`);
   for (const r of result.bootRepair?.rewritten ?? []) lines.push(`  ${t.bootRepaired(r.partition, r.path, r.edits)}`);
+  if (result.bootRepair?.mbrCodeWritten) lines.push(`  ${TEXT.fixBoot.mbrCode}`);
   if (result.bootRepair?.failed) lines.push(`  ${TEXT.warning(result.bootRepair.failed)}`);
   return lines.join('\n');
 }
